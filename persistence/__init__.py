@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, repositories, the engine and migrations. Never imports streamlit."""

@@ -1,0 +1,68 @@
+"""The engine factory: one SQLAlchemy engine per process, pointed at whichever PostgreSQL is configured.
+
+| configured            | database                                              |
+|-----------------------|-------------------------------------------------------|
+| DATABASE_URL          | that server (driver forced to pg8000)                 |
+| nothing               | the embedded PostgreSQL under EMBEDDED_DB_DIR         |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from persistence.embedded import start_embedded_server
+from services.config import Settings
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    url: str
+    description: str  # for the UI and logs: never contains a password
+
+
+def resolve_database_target(settings: Settings) -> DatabaseTarget:
+    if settings.database_url is not None:
+        url = make_url(settings.database_url.get_secret_value())
+        if url.get_backend_name() != "postgresql":
+            raise ValueError("DATABASE_URL must point at PostgreSQL (postgresql://...)")
+        url = url.set(drivername="postgresql+pg8000")
+        return DatabaseTarget(
+            url=url.render_as_string(hide_password=False),
+            description=f"PostgreSQL at {url.host or 'local socket'}/{url.database}",
+        )
+    server = start_embedded_server(settings.embedded_db_path())
+    return DatabaseTarget(url=server.sqlalchemy_url(), description="embedded PostgreSQL (local)")
+
+
+def build_engine(url: str, *, pool_size: int = 10) -> Engine:
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        # A connection older than this is replaced: servers and proxies close idle ones.
+        pool_recycle=1800,
+        # Statement parameters hold user text: keep them out of error messages and logs.
+        hide_parameters=True,
+    )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction for one use case: committed by the caller, rolled back by default."""
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()

@@ -1,0 +1,130 @@
+"""SQLAlchemy models: chat sessions, messages, requests (turn jobs) and feedback.
+
+The schema itself is created by the Alembic migrations in `persistence/migrations`; a test checks
+that the migrated database matches these models.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ChatSessionRow(Base):
+    __tablename__ = "chat_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="New chat")
+    model_endpoint: Mapped[str | None] = mapped_column(Text)
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    temperature: Mapped[float | None] = mapped_column(Float)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_chat_session_owner_updated", "owner_id", text("updated_at DESC"), text("id DESC")),
+    )
+
+
+class ChatMessageRow(Base):
+    __tablename__ = "chat_message"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="complete")
+    client_message_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    model: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq", name="uq_chat_message_session_seq"),
+        CheckConstraint("role IN ('user', 'assistant')", name="ck_chat_message_role"),
+        CheckConstraint(
+            "status IN ('complete', 'stopped', 'error', 'interrupted')", name="ck_chat_message_status"
+        ),
+    )
+
+
+class ChatRequestRow(Base):
+    __tablename__ = "chat_request"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(Text)
+    user_message_id: Mapped[int] = mapped_column(ForeignKey("chat_message.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(Text, default="pending")
+    partial_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    error_message: Mapped[str | None] = mapped_column(Text)
+    assistant_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chat_message.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checkpointed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'streaming', 'complete', 'stopped', 'error', 'interrupted')",
+            name="ck_chat_request_status",
+        ),
+        Index("ix_chat_request_session", "session_id"),
+        # Recovery looks up unfinished requests across all sessions: a partial index stays tiny.
+        Index(
+            "ix_chat_request_open",
+            "status",
+            postgresql_where=text("status IN ('pending', 'streaming')"),
+        ),
+    )
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("chat_message.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", name="uq_feedback_message_user"),
+        CheckConstraint("rating IN (-1, 1)", name="ck_feedback_rating"),
+    )

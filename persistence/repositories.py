@@ -1,0 +1,218 @@
+"""Repositories: add and query, scoped by owner in the SQL itself. They never commit.
+
+Another user's session id behaves exactly like one that does not exist: every lookup filters on
+`owner_id` and returns None, never a different error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+
+OPEN_REQUEST_STATUSES = ("pending", "streaming")
+
+
+class SessionRepository:
+    def __init__(self, db: Session, *, owner_id: str) -> None:
+        self._db = db
+        self._owner_id = owner_id
+
+    def _visible(self):  # noqa: ANN202 - a select() under construction
+        return select(ChatSessionRow).where(
+            ChatSessionRow.owner_id == self._owner_id, ChatSessionRow.deleted_at.is_(None)
+        )
+
+    def add(self, row: ChatSessionRow) -> ChatSessionRow:
+        row.owner_id = self._owner_id
+        self._db.add(row)
+        self._db.flush()
+        return row
+
+    def get(self, session_id: uuid.UUID) -> ChatSessionRow | None:
+        return self._db.scalar(self._visible().where(ChatSessionRow.id == session_id))
+
+    def get_for_update(self, session_id: uuid.UUID) -> ChatSessionRow | None:
+        """Lock the session row: appends to one session are serialised, so sequence numbers are gap-free."""
+        return self._db.scalar(self._visible().where(ChatSessionRow.id == session_id).with_for_update())
+
+    def list_recent(self, *, limit: int) -> Sequence[tuple[ChatSessionRow, int]]:
+        message_count = (
+            select(func.count())
+            .where(ChatMessageRow.session_id == ChatSessionRow.id)
+            .correlate(ChatSessionRow)
+            .scalar_subquery()
+        )
+        statement = (
+            self._visible()
+            .where(ChatSessionRow.archived_at.is_(None))
+            .add_columns(message_count)
+            .order_by(ChatSessionRow.updated_at.desc(), ChatSessionRow.id.desc())
+            .limit(limit)
+        )
+        return [(row, count) for row, count in self._db.execute(statement)]
+
+    def count_active_since(self, since: datetime) -> int:
+        statement = select(func.count()).select_from(
+            self._visible().where(ChatSessionRow.updated_at >= since).subquery()
+        )
+        return self._db.scalar(statement) or 0
+
+    def count_messages_since(self, since: datetime) -> int:
+        statement = (
+            select(func.count(ChatMessageRow.id))
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at.is_(None),
+                ChatMessageRow.role == "user",
+                ChatMessageRow.created_at >= since,
+            )
+        )
+        return self._db.scalar(statement) or 0
+
+    def touch(self, session_id: uuid.UUID) -> None:
+        self._db.execute(
+            update(ChatSessionRow)
+            .where(ChatSessionRow.id == session_id, ChatSessionRow.owner_id == self._owner_id)
+            .values(updated_at=func.now())
+        )
+
+
+class MessageRepository:
+    """Messages of one owner's sessions. Callers lock the session (SessionRepository.get_for_update)
+    before `append`, which takes the next sequence number inside the INSERT itself."""
+
+    def __init__(self, db: Session, *, owner_id: str) -> None:
+        self._db = db
+        self._owner_id = owner_id
+
+    def append(self, row: ChatMessageRow) -> ChatMessageRow:
+        next_seq = (
+            select(func.coalesce(func.max(ChatMessageRow.seq), 0) + 1)
+            .where(ChatMessageRow.session_id == row.session_id)
+            .scalar_subquery()
+        )
+        row.seq = next_seq  # type: ignore[assignment]  # evaluated by PostgreSQL in the INSERT
+        self._db.add(row)
+        self._db.flush()
+        self._db.refresh(row, attribute_names=["seq", "created_at"])
+        return row
+
+    def get(self, message_id: int) -> ChatMessageRow | None:
+        return self._db.scalar(
+            select(ChatMessageRow)
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatMessageRow.id == message_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at.is_(None),
+            )
+        )
+
+    def find_by_client_id(self, client_message_id: str) -> ChatMessageRow | None:
+        return self._db.scalar(
+            select(ChatMessageRow)
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatMessageRow.client_message_id == client_message_id,
+                ChatSessionRow.owner_id == self._owner_id,
+            )
+        )
+
+    def client_id_taken(self, client_message_id: str) -> bool:
+        """Whether any user's message holds this client id (it is unique across the table)."""
+        statement = select(ChatMessageRow.id).where(ChatMessageRow.client_message_id == client_message_id)
+        return self._db.scalar(statement) is not None
+
+    def list_for_session(self, session_id: uuid.UUID) -> Sequence[ChatMessageRow]:
+        return self._db.scalars(
+            select(ChatMessageRow)
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatMessageRow.session_id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at.is_(None),
+            )
+            .order_by(ChatMessageRow.seq)
+        ).all()
+
+    def list_recent_for_context(
+        self, session_id: uuid.UUID, *, up_to_seq: int, limit: int
+    ) -> Sequence[ChatMessageRow]:
+        """The newest `limit` messages at or before `up_to_seq`, oldest first."""
+        rows = self._db.scalars(
+            select(ChatMessageRow)
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatMessageRow.session_id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatMessageRow.seq <= up_to_seq,
+            )
+            .order_by(ChatMessageRow.seq.desc())
+            .limit(limit)
+        ).all()
+        return list(reversed(rows))
+
+
+class RequestRepository:
+    def __init__(self, db: Session, *, owner_id: str) -> None:
+        self._db = db
+        self._owner_id = owner_id
+
+    def add(self, row: ChatRequestRow) -> ChatRequestRow:
+        row.user_id = self._owner_id
+        self._db.add(row)
+        self._db.flush()
+        return row
+
+    def get(self, request_id: uuid.UUID, *, for_update: bool = False) -> ChatRequestRow | None:
+        statement = select(ChatRequestRow).where(
+            ChatRequestRow.id == request_id, ChatRequestRow.user_id == self._owner_id
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return self._db.scalar(statement)
+
+    def open_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
+        return self._db.scalar(
+            select(ChatRequestRow)
+            .where(
+                ChatRequestRow.session_id == session_id,
+                ChatRequestRow.user_id == self._owner_id,
+                ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
+            )
+            .order_by(ChatRequestRow.created_at.desc())
+            .limit(1)
+        )
+
+    def latest_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
+        return self._db.scalar(
+            select(ChatRequestRow)
+            .where(ChatRequestRow.session_id == session_id, ChatRequestRow.user_id == self._owner_id)
+            .order_by(ChatRequestRow.created_at.desc())
+            .limit(1)
+        )
+
+    def checkpoint(self, request_id: uuid.UUID, partial_text: str) -> None:
+        self._db.execute(
+            update(ChatRequestRow)
+            .where(
+                ChatRequestRow.id == request_id,
+                ChatRequestRow.user_id == self._owner_id,
+                ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
+            )
+            .values(partial_text=partial_text, status="streaming", checkpointed_at=func.now())
+        )
+
+
+def open_requests_of_all_users(db: Session) -> Sequence[ChatRequestRow]:
+    """Start-up recovery only: requests a dead process left unfinished, whoever they belong to."""
+    return db.scalars(
+        select(ChatRequestRow).where(ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES)).with_for_update()
+    ).all()

@@ -1,0 +1,334 @@
+"""Chat use cases: sessions, messages and turns, for one user at a time.
+
+Each method is one unit of work: it opens a database session, does its reads and writes, commits
+or rolls back, and returns plain views. Every query is scoped by the user's id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from persistence.database import unit_of_work
+from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
+from services.config import Settings
+from services.model_clients.factory import ModelClientFactory
+from services.text import InvalidMessage, check_user_message, make_storable
+from services.turns import TurnOutcome, TurnRunner, close_request
+from services.views import (
+    Dashboard,
+    EffectiveModelSettings,
+    MessageView,
+    RequestView,
+    SessionSummary,
+    SessionView,
+    SubmitResult,
+    User,
+)
+
+DEFAULT_TITLE = "New chat"
+TITLE_LENGTH = 60
+
+
+class SessionNotFound(LookupError):
+    """No such session for this user: it does not exist, was deleted, or belongs to someone else."""
+
+    user_message = "That conversation was not found. It may have been deleted, or the link is wrong."
+
+
+class TurnInProgress(RuntimeError):
+    user_message = "A reply is still being written in this conversation. Wait for it, or press Stop."
+
+
+class InvalidSettings(ValueError):
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+def title_from_message(text: str) -> str:
+    """A first title taken from the first message: its first line, cut at a word boundary."""
+    first_line = " ".join(text.strip().split())
+    if len(first_line) <= TITLE_LENGTH:
+        return first_line or DEFAULT_TITLE
+    cut = first_line[:TITLE_LENGTH].rsplit(" ", 1)[0]
+    return (cut or first_line[:TITLE_LENGTH]) + "…"
+
+
+def _session_view(row: ChatSessionRow) -> SessionView:
+    return SessionView(
+        id=row.id,
+        title=row.title,
+        model_endpoint=row.model_endpoint,
+        system_prompt=row.system_prompt,
+        temperature=row.temperature,
+        max_tokens=row.max_tokens,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _message_view(row: ChatMessageRow) -> MessageView:
+    return MessageView(
+        id=row.id,
+        seq=row.seq,
+        role=row.role,
+        content=row.content,
+        status=row.status,
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        time_to_first_token_ms=row.time_to_first_token_ms,
+        latency_ms=row.latency_ms,
+        error_message=row.error_message,
+        created_at=row.created_at,
+    )
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        runner: TurnRunner,
+        models: ModelClientFactory,
+        settings: Settings,
+    ) -> None:
+        self._sessions = sessions
+        self._runner = runner
+        self._models = models
+        self._settings = settings
+
+    # -- sessions ----------------------------------------------------------------------------------
+
+    def create_session(self, user: User) -> SessionView:
+        with unit_of_work(self._sessions) as db:
+            row = SessionRepository(db, owner_id=user.email).add(ChatSessionRow(title=DEFAULT_TITLE))
+            db.commit()
+            db.refresh(row)
+            return _session_view(row)
+
+    def get_session(self, user: User, session_id: uuid.UUID) -> SessionView:
+        with unit_of_work(self._sessions) as db:
+            row = SessionRepository(db, owner_id=user.email).get(session_id)
+            if row is None:
+                raise SessionNotFound(str(session_id))
+            return _session_view(row)
+
+    def recent_sessions(self, user: User, *, limit: int = 20) -> list[SessionSummary]:
+        with unit_of_work(self._sessions) as db:
+            return [
+                SessionSummary(
+                    id=row.id,
+                    title=row.title,
+                    model_endpoint=row.model_endpoint,
+                    message_count=count,
+                    updated_at=row.updated_at,
+                    pinned=row.pinned,
+                )
+                for row, count in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
+            ]
+
+    def dashboard(self, user: User, *, recent: int = 5) -> Dashboard:
+        with unit_of_work(self._sessions) as db:
+            week_ago = datetime.now(UTC) - timedelta(days=7)
+            repository = SessionRepository(db, owner_id=user.email)
+            sessions_this_week = repository.count_active_since(week_ago)
+            messages_this_week = repository.count_messages_since(week_ago)
+        return Dashboard(
+            sessions_this_week=sessions_this_week,
+            messages_this_week=messages_this_week,
+            recent_sessions=self.recent_sessions(user, limit=recent),
+        )
+
+    def effective_model_settings(self, session: SessionView) -> EffectiveModelSettings:
+        return EffectiveModelSettings(
+            endpoint=session.model_endpoint or self._models.default_endpoint,
+            temperature=session.temperature if session.temperature is not None else self._settings.llm_temperature,
+            max_tokens=session.max_tokens or self._settings.llm_max_tokens,
+            system_prompt=(
+                session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
+            ),
+        )
+
+    def update_model_settings(
+        self,
+        user: User,
+        session_id: uuid.UUID,
+        *,
+        endpoint: str | None,
+        temperature: float,
+        max_tokens: int,
+        system_prompt: str,
+    ) -> SessionView:
+        if not 0.0 <= temperature <= 2.0:
+            raise InvalidSettings("Temperature must be between 0.0 and 2.0.")
+        if not 1 <= max_tokens <= 200_000:
+            raise InvalidSettings("Max tokens must be between 1 and 200,000.")
+        if len(system_prompt) > self._settings.max_message_chars:
+            raise InvalidSettings(
+                f"The system prompt is longer than {self._settings.max_message_chars:,} characters."
+            )
+        with unit_of_work(self._sessions) as db:
+            row = SessionRepository(db, owner_id=user.email).get_for_update(session_id)
+            if row is None:
+                raise SessionNotFound(str(session_id))
+            row.model_endpoint = (endpoint or "").strip() or None
+            row.temperature = temperature
+            row.max_tokens = max_tokens
+            row.system_prompt = make_storable(system_prompt).text
+            db.commit()
+            return _session_view(row)
+
+    # -- messages and turns -----------------------------------------------------------------------
+
+    def messages(self, user: User, session_id: uuid.UUID) -> list[MessageView]:
+        with unit_of_work(self._sessions) as db:
+            if SessionRepository(db, owner_id=user.email).get(session_id) is None:
+                raise SessionNotFound(str(session_id))
+            return [_message_view(m) for m in MessageRepository(db, owner_id=user.email).list_for_session(session_id)]
+
+    def submit_message(
+        self, user: User, session_id: uuid.UUID, text: str | None, *, client_message_id: str
+    ) -> SubmitResult:
+        """Save the user's message and a pending request in one transaction, then start the turn.
+
+        The same `client_message_id` twice (a double click, a replayed rerun) stores nothing new
+        and returns the first result.
+        """
+        checked = check_user_message(text, max_chars=self._settings.max_message_chars)
+        notices = []
+        if checked.replaced:
+            notices.append(
+                f"{checked.replaced} character(s) that cannot be stored (such as NUL or a broken emoji) "
+                "were replaced with �."
+            )
+        try:
+            result = self._store_submission(user, session_id, checked.text, client_message_id, notices)
+        except IntegrityError:
+            # A concurrent submit with the same client id won the race: answer with its result.
+            result = self._existing_submission(user, client_message_id)
+            if result is None:
+                raise
+        if not result.duplicate:
+            self._runner.start(result.request_id, owner_id=user.email)
+        return result
+
+    def _existing_submission(self, user: User, client_message_id: str) -> SubmitResult | None:
+        with unit_of_work(self._sessions) as db:
+            message = MessageRepository(db, owner_id=user.email).find_by_client_id(client_message_id)
+            if message is None:
+                return None
+            request_id = db.scalar(
+                select(ChatRequestRow.id)
+                .where(ChatRequestRow.user_message_id == message.id, ChatRequestRow.user_id == user.email)
+                .order_by(ChatRequestRow.created_at)
+                .limit(1)
+            )
+            return SubmitResult(request_id=request_id, user_message_id=message.id, duplicate=True)
+
+    def _store_submission(
+        self, user: User, session_id: uuid.UUID, text: str, client_message_id: str, notices: list[str]
+    ) -> SubmitResult:
+        existing = self._existing_submission(user, client_message_id)
+        if existing is not None:
+            return existing
+        with unit_of_work(self._sessions) as db:
+            sessions = SessionRepository(db, owner_id=user.email)
+            session = sessions.get_for_update(session_id)
+            if session is None:
+                raise SessionNotFound(str(session_id))
+            messages = MessageRepository(db, owner_id=user.email)
+            if messages.client_id_taken(client_message_id):
+                # Another user's id: never reveal it; treat as a bad request from this client.
+                raise InvalidMessage("This message could not be sent. Reload the page and try again.")
+            requests = RequestRepository(db, owner_id=user.email)
+            if requests.open_for_session(session_id) is not None:
+                raise TurnInProgress()
+            message = messages.append(
+                ChatMessageRow(
+                    session_id=session_id,
+                    role="user",
+                    content=text,
+                    status="complete",
+                    client_message_id=client_message_id,
+                )
+            )
+            request = requests.add(
+                ChatRequestRow(session_id=session_id, user_message_id=message.id, status="pending")
+            )
+            if session.title == DEFAULT_TITLE and message.seq == 1:
+                session.title = title_from_message(text)
+            sessions.touch(session_id)
+            db.commit()
+            return SubmitResult(request_id=request.id, user_message_id=message.id, duplicate=False, notices=notices)
+
+    def retry(self, user: User, session_id: uuid.UUID) -> SubmitResult:
+        """Ask again for a reply to the latest user message (after an error, a stop or an interruption)."""
+        with unit_of_work(self._sessions) as db:
+            sessions = SessionRepository(db, owner_id=user.email)
+            if sessions.get_for_update(session_id) is None:
+                raise SessionNotFound(str(session_id))
+            requests = RequestRepository(db, owner_id=user.email)
+            if requests.open_for_session(session_id) is not None:
+                raise TurnInProgress()
+            last_user_message_id = db.scalar(
+                select(func.max(ChatMessageRow.id)).where(
+                    ChatMessageRow.session_id == session_id, ChatMessageRow.role == "user"
+                )
+            )
+            if last_user_message_id is None:
+                raise InvalidMessage("There is no message to retry yet.")
+            request = requests.add(
+                ChatRequestRow(session_id=session_id, user_message_id=last_user_message_id, status="pending")
+            )
+            db.commit()
+            result = SubmitResult(request_id=request.id, user_message_id=last_user_message_id, duplicate=False)
+        self._runner.start(result.request_id, owner_id=user.email)
+        return result
+
+    def open_request(self, user: User, session_id: uuid.UUID) -> RequestView | None:
+        """The unfinished request of a session, if any. One whose runner is gone for good is closed."""
+        with unit_of_work(self._sessions) as db:
+            request = RequestRepository(db, owner_id=user.email).open_for_session(session_id)
+            if request is None:
+                return None
+            now = db.scalar(select(func.now()))
+            last_activity = request.checkpointed_at or request.started_at or request.created_at
+            idle = (now - last_activity).total_seconds()
+            if idle > self._runner.stale_after_seconds and self._runner.buffer_for(request.id) is None:
+                close_request(
+                    db,
+                    request_id=request.id,
+                    owner_id=user.email,
+                    outcome=TurnOutcome(
+                        "interrupted",
+                        request.partial_text,
+                        "This reply stopped being written (the app restarted); the text so far is kept. "
+                        "Press Retry for a full reply.",
+                    ),
+                    model=None,
+                )
+                db.commit()
+                return None
+            return RequestView(
+                id=request.id,
+                session_id=request.session_id,
+                status=request.status,
+                partial_text=request.partial_text,
+                error_message=request.error_message,
+                user_message_id=request.user_message_id,
+                seconds_since_activity=idle,
+            )
+
+    def stop(self, user: User, request_id: uuid.UUID) -> bool:
+        """Ask the runner to stop a reply; what was written so far is saved as `stopped`."""
+        with unit_of_work(self._sessions) as db:
+            if RequestRepository(db, owner_id=user.email).get(request_id) is None:
+                return False
+        return self._runner.request_stop(request_id)

@@ -1,0 +1,166 @@
+"""The app's one settings object: read from the environment and `.env`, validated once.
+
+Nothing else in the project reads `os.environ`. A bad value stops start-up with a message that
+names the setting (see `describe_settings_error`).
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting the app understands. `.env.example` documents each one; a test keeps them in step."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = "INFO"
+
+    # Databricks workspace. Any other databricks-sdk auth (DATABRICKS_CLIENT_ID/SECRET, a profile)
+    # is read by the SDK itself when DATABRICKS_TOKEN is not set.
+    databricks_host: str | None = None
+    databricks_token: SecretStr | None = None
+    databricks_app_name: str | None = None
+    databricks_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    # Database. Unset: an embedded PostgreSQL under EMBEDDED_DB_DIR.
+    database_url: SecretStr | None = None
+    embedded_db_dir: Path = Path(".data/postgres")
+
+    # Model.
+    llm_endpoint: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=1024, ge=1, le=200_000)
+    system_prompt: str = "You are a helpful assistant. Answer clearly and concisely."
+    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    llm_first_token_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    llm_total_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    demo_first_token_delay_seconds: float = Field(default=0.4, ge=0, le=30)
+    demo_word_delay_seconds: float = Field(default=0.03, ge=0, le=5)
+
+    # Chat behaviour.
+    max_message_chars: int = Field(default=20_000, ge=1, le=1_000_000)
+    context_char_budget: int = Field(default=48_000, ge=1_000, le=4_000_000)
+    turn_workers: int = Field(default=8, ge=1, le=64)
+    checkpoint_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # Identity.
+    admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    local_user_email: str = "developer@localhost"
+    trust_forwarded_headers: bool = False
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("admin_users", mode="before")
+    @classmethod
+    def _split_admin_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("databricks_host", "llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            value = "https://" + value
+        return value
+
+    @field_validator("llm_endpoint", "databricks_app_name")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @field_validator("local_user_email")
+    @classmethod
+    def _plain_identity(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholders_in_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            for name in ("databricks_token", "llm_api_key"):
+                secret = getattr(self, name)
+                if secret is not None and secret.get_secret_value().strip().lower() in {
+                    "changeme",
+                    "change-me",
+                    "your-token",
+                    "dapi...",
+                }:
+                    raise ValueError(f"{name.upper()} is a placeholder; set a real value or remove it")
+        return self
+
+    @property
+    def is_databricks_app(self) -> bool:
+        return self.databricks_app_name is not None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    def embedded_db_path(self) -> Path:
+        path = self.embedded_db_dir
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """A message naming each bad setting the way it is written in the environment."""
+    lines = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        lines.append(f"{name}: {item['msg']}")
+    return "Invalid configuration. " + "; ".join(lines)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read once. Tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
+
+
+def main() -> int:
+    """`python -m services.config`: check the settings before start-up, printing what is wrong."""
+    try:
+        Settings()
+    except ValidationError as error:
+        print(describe_settings_error(error))
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

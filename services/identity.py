@@ -1,0 +1,56 @@
+"""Who is using the app: the Databricks Apps proxy's forwarded headers, or a local developer identity.
+
+The headers are trusted only when the app runs as a Databricks App (DATABRICKS_APP_NAME is set by
+the platform) or TRUST_FORWARDED_HEADERS says so: anywhere else a client could simply send them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from services.config import Settings
+from services.views import User
+
+EMAIL_HEADER = "x-forwarded-email"
+USER_HEADER = "x-forwarded-user"
+
+
+class IdentityError(PermissionError):
+    user_message = (
+        "Your identity could not be established from the Databricks Apps proxy, so nothing is shown. "
+        "Open the app through its Databricks URL, or ask the app's owner to check its settings."
+    )
+
+
+def _header_values(headers: Mapping[str, str | Iterable[str]], name: str) -> list[str]:
+    values: list[str] = []
+    for key, value in headers.items():
+        if key.lower() != name:
+            continue
+        if isinstance(value, str):
+            values.append(value)
+        else:
+            values.extend(value)
+    return values
+
+
+def _single_header(headers: Mapping[str, str | Iterable[str]], name: str) -> str | None:
+    values = _header_values(headers, name)
+    if not values:
+        return None
+    # A header sent twice (or a comma-joined pair) is ambiguous: fail closed.
+    if len(values) > 1 or "," in values[0]:
+        raise IdentityError(f"{name} was given more than once")
+    value = values[0].strip()
+    return value or None
+
+
+def resolve_user(headers: Mapping[str, str | Iterable[str]], settings: Settings) -> User:
+    if settings.is_databricks_app or settings.trust_forwarded_headers:
+        identity = _single_header(headers, EMAIL_HEADER) or _single_header(headers, USER_HEADER)
+        if identity is None:
+            raise IdentityError("no forwarded identity header")
+        email = identity.lower()
+    else:
+        email = settings.local_user_email
+    return User(email=email, is_admin=email in settings.admin_users)

@@ -1,0 +1,1 @@
+"""Model clients: one port (`ModelClient`) and its implementations."""

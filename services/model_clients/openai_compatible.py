@@ -1,0 +1,323 @@
+"""Streaming chat over the OpenAI chat-completions protocol, for Databricks and any compatible server.
+
+Both clients share the stream reader and the error mapping here. The `openai` package does the
+HTTP and SSE work; we add timeouts, in-band error parsing and messages a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import openai
+from openai import OpenAI, Stream
+from openai.types.chat import ChatCompletionChunk
+
+from services.model_clients.port import (
+    GenerationParams,
+    ModelError,
+    ModelErrorKind,
+    PromptMessage,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+
+logger = logging.getLogger(__name__)
+
+_CONTEXT_TOO_LONG_HINTS = (
+    "context length",
+    "context_length",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+    "exceeds the maximum",
+)
+
+
+class Timeouts:
+    def __init__(self, *, connect: float, first_token: float, total: float) -> None:
+        self.connect = connect
+        self.first_token = first_token
+        self.total = total
+
+    def for_http(self) -> openai.Timeout:
+        # The read timeout bounds the wait for the first token and every gap after it.
+        return openai.Timeout(self.total, connect=self.connect, read=self.first_token)
+
+
+def _retry_after_seconds(response: Any) -> float | None:
+    try:
+        value = response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _looks_like_context_too_long(error: openai.APIStatusError) -> bool:
+    body = error.body
+    code = ""
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        code = str(inner.get("code") or inner.get("error_code") or "")
+    text = f"{code} {error.message}".lower()
+    return any(hint in text for hint in _CONTEXT_TOO_LONG_HINTS)
+
+
+def map_openai_error(error: Exception, *, target: str, timeouts: Timeouts) -> ModelError:
+    """Turn any failure of the openai client into a ModelError a person can act on.
+
+    `target` names what was called (for example "the Databricks serving endpoint `x`"). The
+    provider's own message is not shown or logged: it can echo the user's prompt.
+    """
+    saved = "Your message is saved; press Retry"
+    if isinstance(error, ModelError):
+        return error
+    if isinstance(error, openai.APITimeoutError):
+        return ModelError(
+            ModelErrorKind.TIMEOUT,
+            f"{target} did not answer in time (no reply within {timeouts.first_token:.0f} s). {saved}.",
+        )
+    if isinstance(error, openai.APIConnectionError):
+        return ModelError(
+            ModelErrorKind.UNREACHABLE,
+            f"{target} is not reachable (connection failed). Check the host setting and the network. "
+            f"{saved}.",
+        )
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        if status == 401:
+            return ModelError(
+                ModelErrorKind.AUTHENTICATION,
+                f"{target} refused the credentials (401). Check the token or the app's service principal, "
+                f"then press Retry.",
+            )
+        if status == 403:
+            return ModelError(
+                ModelErrorKind.PERMISSION,
+                f"You do not have permission to query {target} (403). Ask a workspace admin for "
+                f"CAN QUERY on it, or choose another endpoint.",
+            )
+        if status == 404:
+            return ModelError(
+                ModelErrorKind.NOT_FOUND,
+                f"{target} does not exist (404). Choose another model in the chat settings or fix "
+                f"LLM_ENDPOINT.",
+            )
+        if status == 429:
+            retry_after = _retry_after_seconds(error.response)
+            wait = f"Try again in {retry_after:.0f} s" if retry_after is not None else "Try again shortly"
+            return ModelError(
+                ModelErrorKind.RATE_LIMITED,
+                f"{target} is rate limiting requests (429). {wait}; your message is saved.",
+                retry_after_seconds=retry_after,
+            )
+        if status == 400 and _looks_like_context_too_long(error):
+            return ModelError(
+                ModelErrorKind.CONTEXT_TOO_LONG,
+                "The conversation is too long for this model's context window (400). Start a new chat, "
+                "or lower max tokens in the chat settings, then press Retry.",
+            )
+        if status >= 500:
+            return ModelError(
+                ModelErrorKind.SERVER,
+                f"{target} had an internal error ({status}). {saved}.",
+            )
+        return ModelError(
+            ModelErrorKind.BAD_REQUEST,
+            f"{target} rejected the request ({status}). Check the chat settings (temperature, max tokens), "
+            f"then press Retry.",
+        )
+    if isinstance(error, openai.APIError):
+        # Raised by the SSE reader for an error event inside a 200 stream.
+        return ModelError(
+            ModelErrorKind.STREAM_ERROR,
+            f"{target} reported an error partway through its reply. {saved}.",
+        )
+    if isinstance(error, (json.JSONDecodeError, ValueError, TypeError, KeyError, AttributeError)):
+        return ModelError(
+            ModelErrorKind.MALFORMED_STREAM,
+            f"{target} sent a reply this app could not read (malformed stream). {saved}.",
+        )
+    return ModelError(ModelErrorKind.SERVER, f"{target} failed unexpectedly. {saved}.")
+
+
+def _in_band_error(chunk: ChatCompletionChunk) -> bool:
+    """Databricks and some servers report errors as a chunk with `error`/`error_code` and no choices."""
+    extra = chunk.model_extra or {}
+    return bool(extra.get("error") or extra.get("error_code"))
+
+
+def read_chat_stream(
+    stream: Stream[ChatCompletionChunk], *, target: str, timeouts: Timeouts
+) -> Iterator[StreamEvent]:
+    """Yield text deltas and the final usage from an SSE chat stream, enforcing the total timeout."""
+    deadline = time.monotonic() + timeouts.total
+    usage: Usage | None = None
+    try:
+        for chunk in stream:
+            if _in_band_error(chunk):
+                raise ModelError(
+                    ModelErrorKind.STREAM_ERROR,
+                    f"{target} reported an error partway through its reply. Your message is saved; "
+                    f"press Retry.",
+                )
+            if not isinstance(chunk, ChatCompletionChunk) or not isinstance(chunk.choices, list):
+                raise ValueError("unexpected chunk")
+            for choice in chunk.choices:
+                content = choice.delta.content if choice.delta is not None else None
+                if content:
+                    yield TextDelta(content)
+            if chunk.usage is not None:
+                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            if time.monotonic() > deadline:
+                raise ModelError(
+                    ModelErrorKind.TIMEOUT,
+                    f"{target} took longer than {timeouts.total:.0f} s in total; the reply so far is kept. "
+                    f"Press Retry for a new one.",
+                )
+    except ModelError:
+        raise
+    except Exception as error:  # every other failure is mapped; the original goes to the log only
+        logger.warning("Model stream failed: %s", type(error).__name__)
+        raise map_openai_error(error, target=target, timeouts=timeouts) from error
+    finally:
+        stream.close()
+    if usage is not None:
+        yield usage
+
+
+def _wire_messages(messages: list[PromptMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+class OpenAICompatibleClient:
+    """Any server speaking OpenAI chat completions at a base URL (Ollama, vLLM, LM Studio...)."""
+
+    is_demo = False
+
+    def __init__(self, *, base_url: str, api_key: str | None, timeouts: Timeouts) -> None:
+        self._timeouts = timeouts
+        self._base_url = base_url
+        # Local servers often need no key, but the client insists on one.
+        self._client = OpenAI(
+            base_url=base_url, api_key=api_key or "not-needed", timeout=timeouts.for_http(), max_retries=0
+        )
+
+    @property
+    def label(self) -> str:
+        return f"OpenAI-compatible server at {self._base_url}"
+
+    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+        target = f"The model server at {self._base_url}"
+        try:
+            stream = self._client.chat.completions.create(
+                model=params.model,
+                messages=_wire_messages(messages),  # type: ignore[arg-type]
+                temperature=params.temperature,
+                max_tokens=params.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except Exception as error:
+            logger.warning("Model request failed: %s", type(error).__name__)
+            raise map_openai_error(error, target=target, timeouts=self._timeouts) from error
+        yield from read_chat_stream(stream, target=target, timeouts=self._timeouts)
+
+
+class DatabricksServingClient:
+    """A Databricks Model Serving endpoint, queried at `{host}/serving-endpoints/{name}/invocations`.
+
+    The bearer token comes from databricks-sdk's config on every request, so OAuth tokens (the
+    app's service principal) refresh by themselves. The SDK config is built on first use, not at
+    start-up: with a host set it calls the network, and an unreachable host must not hold up a page.
+    """
+
+    is_demo = False
+
+    def __init__(self, *, host: str, token_provider: Callable[[], str], timeouts: Timeouts) -> None:
+        self._host = host
+        self._token_provider = token_provider
+        self._timeouts = timeouts
+        self._client = OpenAI(
+            base_url=f"{host}/serving-endpoints",
+            api_key="replaced-on-every-request",
+            timeout=timeouts.for_http(),
+            max_retries=0,
+        )
+
+    @property
+    def label(self) -> str:
+        return "Databricks serving endpoint"
+
+    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+        target = f"The Databricks serving endpoint `{params.model}`"
+        token = self._token_provider()
+        body = {
+            "messages": _wire_messages(messages),
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        try:
+            stream = self._client.with_options(api_key=token).post(
+                f"/{params.model}/invocations",
+                body=body,
+                cast_to=ChatCompletionChunk,
+                stream=True,
+                stream_cls=Stream[ChatCompletionChunk],
+            )
+        except Exception as error:
+            logger.warning("Model request failed: %s", type(error).__name__)
+            raise map_openai_error(error, target=target, timeouts=self._timeouts) from error
+        yield from read_chat_stream(stream, target=target, timeouts=self._timeouts)
+
+
+class DatabricksTokenProvider:
+    """Bearer tokens from databricks-sdk's unified auth (PAT, OAuth M2M, profiles...).
+
+    Built once on first use and kept; a failed build is retried on the next call.
+    """
+
+    def __init__(self, *, host: str, token: str | None, timeout_seconds: float) -> None:
+        self._host = host
+        self._token = token
+        self._timeout = timeout_seconds
+        self._config: Any = None
+        self._lock = threading.Lock()
+
+    def _build_config(self) -> Any:
+        from databricks.sdk.core import Config
+
+        kwargs: dict[str, Any] = {
+            "host": self._host,
+            "http_timeout_seconds": self._timeout,
+            "retry_timeout_seconds": self._timeout,
+        }
+        if self._token:
+            kwargs["token"] = self._token
+            kwargs["auth_type"] = "pat"
+        return Config(**kwargs)
+
+    def __call__(self) -> str:
+        try:
+            with self._lock:
+                if self._config is None:
+                    self._config = self._build_config()
+                headers = self._config.authenticate()
+        except Exception as error:
+            logger.warning("Databricks authentication failed: %s", type(error).__name__)
+            raise ModelError(
+                ModelErrorKind.CONFIGURATION,
+                f"Could not sign in to the Databricks workspace at {self._host}. Check DATABRICKS_HOST and "
+                "the credentials (DATABRICKS_TOKEN, or the app's service principal). Your message is saved; "
+                "press Retry after fixing it.",
+            ) from error
+        authorization = headers.get("Authorization", "")
+        return authorization.removeprefix("Bearer ").strip()

@@ -1,0 +1,83 @@
+"""The model-client port: given messages and parameters, yield text deltas, then usage.
+
+Every failure is raised as `ModelError`, whose `user_message` a person can act on and which never
+carries the provider's own message text (it may echo the prompt) or a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PromptMessage:
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    model: str
+    temperature: float
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+StreamEvent = TextDelta | Usage
+
+
+class ModelErrorKind(StrEnum):
+    AUTHENTICATION = "authentication"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    CONTEXT_TOO_LONG = "context_too_long"
+    BAD_REQUEST = "bad_request"
+    MALFORMED_STREAM = "malformed_stream"
+    STREAM_ERROR = "stream_error"
+    CONFIGURATION = "configuration"
+
+
+class ModelError(Exception):
+    """A model call failed in a way the user can be told about."""
+
+    def __init__(self, kind: ModelErrorKind, user_message: str, *, retry_after_seconds: float | None = None):
+        super().__init__(f"{kind}: {user_message}")
+        self.kind = kind
+        self.user_message = user_message
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ModelClient(Protocol):
+    """One way of talking to a model. Implementations make no network call until `stream_chat`."""
+
+    @property
+    def label(self) -> str:
+        """How the UI names this client (for example `Databricks serving endpoint`)."""
+        ...
+
+    @property
+    def is_demo(self) -> bool: ...
+
+    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+        """Yield `TextDelta`s as they arrive, then at most one `Usage`. Raise `ModelError` on failure.
+
+        Closing the iterator early (Stop) must release the connection.
+        """
+        ...

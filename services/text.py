@@ -1,0 +1,45 @@
+"""Text that PostgreSQL can store, and the checks a user's message passes before anything is saved."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REPLACEMENT_CHARACTER = "\ufffd"
+# NUL cannot be stored in a PostgreSQL text column; lone surrogates cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class StorableText:
+    text: str
+    replaced: int  # how many characters were replaced with U+FFFD
+
+
+def make_storable(text: str) -> StorableText:
+    """Replace the characters PostgreSQL cannot store with U+FFFD, counting them.
+
+    Replacing rather than refusing keeps the rest of the user's words: a message pasted from a
+    binary file or a broken emoji is saved with a visible mark where the bad character was.
+    """
+    cleaned, replaced = _UNSTORABLE.subn(REPLACEMENT_CHARACTER, text)
+    return StorableText(cleaned, replaced)
+
+
+class InvalidMessage(ValueError):
+    """A message refused before it was saved; `user_message` says why and what to do."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+def check_user_message(text: str | None, *, max_chars: int) -> StorableText:
+    if text is None or not text.strip():
+        raise InvalidMessage("The message is empty. Type something before sending.")
+    if len(text) > max_chars:
+        raise InvalidMessage(
+            f"The message is {len(text):,} characters long; the limit is {max_chars:,}. "
+            "Nothing was sent. Shorten it (it is shown below so you can copy it) and send it again."
+        )
+    return make_storable(text)

@@ -1,0 +1,360 @@
+"""Turns as jobs: a process-wide runner streams each reply into an in-memory buffer and the database.
+
+The page only reads the buffer. A click, a rerun or a closed tab stops the page script, never the
+turn: the next run of the page finds the request still open and reattaches to its buffer. Partial
+text is checkpointed about once a second, so another process, or this one after a restart, can show
+what was written and close the request as `interrupted`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from persistence.database import unit_of_work
+from persistence.orm import ChatMessageRow, ChatRequestRow
+from persistence.repositories import (
+    MessageRepository,
+    RequestRepository,
+    SessionRepository,
+    open_requests_of_all_users,
+)
+from services.config import Settings
+from services.context import HistoryMessage, build_context
+from services.model_clients.factory import ModelClientFactory
+from services.model_clients.port import GenerationParams, ModelError, TextDelta, Usage
+from services.text import make_storable
+
+logger = logging.getLogger(__name__)
+
+# How many earlier messages a turn loads at most before the character budget trims them.
+CONTEXT_MESSAGE_LIMIT = 200
+SAVE_FAILED_MESSAGE = (
+    "The reply could not be saved because the database is unavailable. Your message is saved; press Retry."
+)
+UNEXPECTED_FAILURE_MESSAGE = "Something went wrong while writing the reply. Your message is saved; press Retry."
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    status: str  # complete | stopped | error | interrupted
+    text: str
+    error_message: str | None
+
+
+class TurnBuffer:
+    """What a running turn has produced so far. Written by one worker thread, read by page scripts."""
+
+    def __init__(self, request_id: uuid.UUID) -> None:
+        self.request_id = request_id
+        self._lock = threading.Lock()
+        self._parts: list[str] = []
+        self._length = 0
+        self._done = threading.Event()
+        self._stop_requested = threading.Event()
+        self.outcome: TurnOutcome | None = None
+
+    def append(self, text: str) -> None:
+        with self._lock:
+            self._parts.append(text)
+            self._length += len(text)
+
+    def text(self) -> str:
+        with self._lock:
+            joined = "".join(self._parts)
+            self._parts = [joined]
+            return joined
+
+    def finish(self, outcome: TurnOutcome) -> None:
+        self.outcome = outcome
+        self._done.set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def stream_batches(self, *, interval_seconds: float = 0.1) -> Iterator[str]:
+        """Yield what has accumulated since the last yield, about ten times a second, until done.
+
+        Each yield makes Streamlit resend the whole text so far, so batching keeps the bytes sent
+        linear-ish in the reply's length instead of quadratic in its token count.
+        """
+        sent = 0
+        while True:
+            finished = self._done.wait(interval_seconds)
+            text = self.text()
+            if len(text) > sent:
+                yield text[sent:]
+                sent = len(text)
+            if finished:
+                return
+
+
+class TurnRunner:
+    """A small thread pool that runs turns. One per process (cached by the UI layer)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        models: ModelClientFactory,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._models = models
+        self._settings = settings
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=settings.turn_workers, thread_name_prefix="turn")
+        self._buffers: dict[uuid.UUID, TurnBuffer] = {}
+        self._buffers_lock = threading.Lock()
+
+    # -- what pages call -------------------------------------------------------------------------
+
+    def start(self, request_id: uuid.UUID, *, owner_id: str) -> TurnBuffer:
+        with self._buffers_lock:
+            existing = self._buffers.get(request_id)
+            if existing is not None:
+                return existing
+            buffer = TurnBuffer(request_id)
+            self._buffers[request_id] = buffer
+        self._executor.submit(self._run_guarded, buffer, owner_id)
+        return buffer
+
+    def buffer_for(self, request_id: uuid.UUID) -> TurnBuffer | None:
+        with self._buffers_lock:
+            return self._buffers.get(request_id)
+
+    def request_stop(self, request_id: uuid.UUID) -> bool:
+        buffer = self.buffer_for(request_id)
+        if buffer is None:
+            return False
+        buffer.request_stop()
+        return True
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        with self._buffers_lock:
+            for buffer in self._buffers.values():
+                buffer.request_stop()
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """An open request with no checkpoint for this long has lost its runner."""
+        return self._settings.llm_first_token_timeout_seconds + 4 * self._settings.checkpoint_interval_seconds + 10
+
+    # -- the job ---------------------------------------------------------------------------------
+
+    def _run_guarded(self, buffer: TurnBuffer, owner_id: str) -> None:
+        try:
+            self._run(buffer, owner_id)
+        except Exception:
+            # The stack trace goes to the log (no message text: parameters are hidden by the engine).
+            logger.exception("Turn %s failed unexpectedly", buffer.request_id)
+            if not buffer.done:
+                buffer.finish(TurnOutcome("error", buffer.text(), UNEXPECTED_FAILURE_MESSAGE))
+        finally:
+            with self._buffers_lock:
+                self._buffers.pop(buffer.request_id, None)
+
+    def _run(self, buffer: TurnBuffer, owner_id: str) -> None:
+        request_id = buffer.request_id
+        started = self._clock()
+        with unit_of_work(self._sessions) as db:
+            requests = RequestRepository(db, owner_id=owner_id)
+            request = requests.get(request_id, for_update=True)
+            if request is None or request.status not in ("pending", "streaming"):
+                buffer.finish(TurnOutcome("error", "", "This reply was already finished."))
+                return
+            session = SessionRepository(db, owner_id=owner_id).get(request.session_id)
+            messages = MessageRepository(db, owner_id=owner_id)
+            user_message = messages.get(request.user_message_id)
+            if session is None or user_message is None:
+                buffer.finish(TurnOutcome("error", "", "This conversation no longer exists."))
+                return
+            history = [
+                HistoryMessage(m.role, m.content, m.status)
+                for m in messages.list_recent_for_context(
+                    session.id, up_to_seq=user_message.seq, limit=CONTEXT_MESSAGE_LIMIT
+                )
+            ]
+            endpoint = session.model_endpoint or self._models.default_endpoint
+            params = GenerationParams(
+                model=endpoint,
+                temperature=(
+                    session.temperature if session.temperature is not None else self._settings.llm_temperature
+                ),
+                max_tokens=session.max_tokens or self._settings.llm_max_tokens,
+            )
+            system_prompt = (
+                session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
+            )
+            request.status = "streaming"
+            request.started_at = func.now()
+            db.commit()
+
+        prompt = build_context(
+            system_prompt=system_prompt, history=history, char_budget=self._settings.context_char_budget
+        )
+        client = self._models.client_for(endpoint)
+        first_token_at: float | None = None
+        usage: Usage | None = None
+        status, error_message = "complete", None
+        last_checkpoint = self._clock()
+        checkpointed_length = 0
+        stream = client.stream_chat(prompt, params)
+        try:
+            for event in stream:
+                if isinstance(event, TextDelta):
+                    if first_token_at is None:
+                        first_token_at = self._clock()
+                    buffer.append(event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+                if buffer.stop_requested:
+                    status = "stopped"
+                    break
+                now = self._clock()
+                if now - last_checkpoint >= self._settings.checkpoint_interval_seconds:
+                    text = buffer.text()
+                    if len(text) != checkpointed_length:
+                        self._checkpoint(request_id, owner_id, text)
+                        checkpointed_length = len(text)
+                    last_checkpoint = now
+        except ModelError as error:
+            status, error_message = "error", error.user_message
+            logger.warning("Turn %s: model error %s", request_id, error.kind)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        if buffer.stop_requested and status == "complete":
+            status = "stopped"
+
+        finished = self._clock()
+        outcome = TurnOutcome(status, buffer.text(), error_message)
+        saved = self._finish(
+            request_id,
+            owner_id,
+            outcome,
+            model=endpoint,
+            usage=usage,
+            time_to_first_token_ms=(
+                round((first_token_at - started) * 1000) if first_token_at is not None else None
+            ),
+            latency_ms=round((finished - started) * 1000),
+        )
+        buffer.finish(outcome if saved else TurnOutcome("error", outcome.text, SAVE_FAILED_MESSAGE))
+
+    def _checkpoint(self, request_id: uuid.UUID, owner_id: str, text: str) -> None:
+        try:
+            with unit_of_work(self._sessions) as db:
+                RequestRepository(db, owner_id=owner_id).checkpoint(request_id, make_storable(text).text)
+                db.commit()
+        except Exception:
+            # A missed checkpoint costs only durability of a partial reply; the turn goes on.
+            logger.warning("Turn %s: checkpoint failed", request_id, exc_info=True)
+
+    def _finish(self, request_id: uuid.UUID, owner_id: str, outcome: TurnOutcome, **metrics: object) -> bool:
+        for attempt in range(3):
+            try:
+                with unit_of_work(self._sessions) as db:
+                    close_request(db, request_id=request_id, owner_id=owner_id, outcome=outcome, **metrics)
+                    db.commit()
+                return True
+            except Exception:
+                logger.warning("Turn %s: saving the reply failed (attempt %d)", request_id, attempt + 1,
+                               exc_info=True)
+                time.sleep(0.5 * (attempt + 1))
+        return False
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    def recover_interrupted(self) -> int:
+        """Close requests whose runner died (no checkpoint for a while), keeping their partial text."""
+        closed = 0
+        with unit_of_work(self._sessions) as db:
+            stale_before = db.scalar(select(func.now())) - _seconds(self.stale_after_seconds)
+            for request in open_requests_of_all_users(db):
+                last_activity = request.checkpointed_at or request.started_at or request.created_at
+                if last_activity > stale_before or self.buffer_for(request.id) is not None:
+                    continue
+                outcome = TurnOutcome(
+                    "interrupted",
+                    request.partial_text,
+                    "The app restarted while this reply was being written; the text so far is kept. "
+                    "Press Retry for a full reply.",
+                )
+                close_request(db, request_id=request.id, owner_id=request.user_id, outcome=outcome, model=None)
+                closed += 1
+            db.commit()
+        if closed:
+            logger.info("Closed %d interrupted chat request(s)", closed)
+        return closed
+
+
+def _seconds(value: float):  # noqa: ANN202 - a timedelta
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def close_request(
+    db: Session,
+    *,
+    request_id: uuid.UUID,
+    owner_id: str,
+    outcome: TurnOutcome,
+    model: str | None,
+    usage: Usage | None = None,
+    time_to_first_token_ms: int | None = None,
+    latency_ms: int | None = None,
+) -> ChatMessageRow | None:
+    """Store the assistant message and close its request, in the caller's transaction."""
+    requests = RequestRepository(db, owner_id=owner_id)
+    request: ChatRequestRow | None = requests.get(request_id, for_update=True)
+    if request is None or request.status not in ("pending", "streaming"):
+        return None
+    sessions = SessionRepository(db, owner_id=owner_id)
+    if sessions.get_for_update(request.session_id) is None:
+        return None
+    text = make_storable(outcome.text).text
+    message = MessageRepository(db, owner_id=owner_id).append(
+        ChatMessageRow(
+            session_id=request.session_id,
+            role="assistant",
+            content=text,
+            status=outcome.status,
+            model=model,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            time_to_first_token_ms=time_to_first_token_ms,
+            latency_ms=latency_ms,
+            error_message=outcome.error_message,
+        )
+    )
+    request.status = outcome.status
+    request.partial_text = text
+    request.error_message = outcome.error_message
+    request.assistant_message_id = message.id
+    request.finished_at = func.now()
+    sessions.touch(request.session_id)
+    return message

@@ -1,0 +1,92 @@
+"""Plain, typed objects that cross from the services into the UI. No ORM object leaves a service."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    is_admin: bool = False
+
+    @property
+    def display_name(self) -> str:
+        local_part = self.email.split("@", 1)[0]
+        return local_part.replace(".", " ").replace("_", " ").title() or self.email
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    id: uuid.UUID
+    title: str
+    model_endpoint: str | None
+    message_count: int
+    updated_at: datetime
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: uuid.UUID
+    title: str
+    model_endpoint: str | None
+    system_prompt: str | None
+    temperature: float | None
+    max_tokens: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    seq: int
+    role: str
+    content: str
+    status: str
+    model: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    time_to_first_token_ms: int | None
+    latency_ms: int | None
+    error_message: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RequestView:
+    id: uuid.UUID
+    session_id: uuid.UUID
+    status: str
+    partial_text: str
+    error_message: str | None
+    user_message_id: int
+    seconds_since_activity: float
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    request_id: uuid.UUID
+    user_message_id: int
+    duplicate: bool
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EffectiveModelSettings:
+    """What a session's next turn will use: the session's own choices over the app's defaults."""
+
+    endpoint: str | None
+    temperature: float
+    max_tokens: int
+    system_prompt: str
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    sessions_this_week: int
+    messages_this_week: int
+    recent_sessions: list[SessionSummary]
