@@ -146,10 +146,20 @@ class ChatService:
             recent_sessions=self.recent_sessions(user, limit=recent),
         )
 
+    def default_model_settings(self) -> EffectiveModelSettings:
+        return EffectiveModelSettings(
+            endpoint=self._models.default_endpoint,
+            temperature=self._settings.llm_temperature,
+            max_tokens=self._settings.llm_max_tokens,
+            system_prompt=self._settings.system_prompt,
+        )
+
     def effective_model_settings(self, session: SessionView) -> EffectiveModelSettings:
         return EffectiveModelSettings(
             endpoint=session.model_endpoint or self._models.default_endpoint,
-            temperature=session.temperature if session.temperature is not None else self._settings.llm_temperature,
+            temperature=session.temperature
+            if session.temperature is not None
+            else self._settings.llm_temperature,
             max_tokens=session.max_tokens or self._settings.llm_max_tokens,
             system_prompt=(
                 session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
@@ -191,7 +201,10 @@ class ChatService:
         with unit_of_work(self._sessions) as db:
             if SessionRepository(db, owner_id=user.email).get(session_id) is None:
                 raise SessionNotFound(str(session_id))
-            return [_message_view(m) for m in MessageRepository(db, owner_id=user.email).list_for_session(session_id)]
+            return [
+                _message_view(m)
+                for m in MessageRepository(db, owner_id=user.email).list_for_session(session_id)
+            ]
 
     def submit_message(
         self, user: User, session_id: uuid.UUID, text: str | None, *, client_message_id: str
@@ -266,7 +279,9 @@ class ChatService:
                 session.title = title_from_message(text)
             sessions.touch(session_id)
             db.commit()
-            return SubmitResult(request_id=request.id, user_message_id=message.id, duplicate=False, notices=notices)
+            return SubmitResult(
+                request_id=request.id, user_message_id=message.id, duplicate=False, notices=notices
+            )
 
     def retry(self, user: User, session_id: uuid.UUID) -> SubmitResult:
         """Ask again for a reply to the latest user message (after an error, a stop or an interruption)."""
@@ -288,7 +303,9 @@ class ChatService:
                 ChatRequestRow(session_id=session_id, user_message_id=last_user_message_id, status="pending")
             )
             db.commit()
-            result = SubmitResult(request_id=request.id, user_message_id=last_user_message_id, duplicate=False)
+            result = SubmitResult(
+                request_id=request.id, user_message_id=last_user_message_id, duplicate=False
+            )
         self._runner.start(result.request_id, owner_id=user.email)
         return result
 

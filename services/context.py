@@ -22,9 +22,7 @@ def build_context(
     Assistant replies that failed carry no useful text and are left out. Budgeting by characters
     (about four a token) keeps this free of any tokenizer download.
     """
-    usable = [
-        m for m in history if m.content.strip() and not (m.role == "assistant" and m.status == "error")
-    ]
+    usable = [m for m in history if m.content.strip() and not (m.role == "assistant" and m.status == "error")]
     chosen: list[PromptMessage] = []
     remaining = char_budget - len(system_prompt)
     for index, message in enumerate(reversed(usable)):

@@ -13,6 +13,7 @@ from services.views import User
 
 EMAIL_HEADER = "x-forwarded-email"
 USER_HEADER = "x-forwarded-user"
+IDENTITY_HEADERS = (EMAIL_HEADER, USER_HEADER)
 
 
 class IdentityError(PermissionError):

@@ -40,7 +40,9 @@ CONTEXT_MESSAGE_LIMIT = 200
 SAVE_FAILED_MESSAGE = (
     "The reply could not be saved because the database is unavailable. Your message is saved; press Retry."
 )
-UNEXPECTED_FAILURE_MESSAGE = "Something went wrong while writing the reply. Your message is saved; press Retry."
+UNEXPECTED_FAILURE_MESSAGE = (
+    "Something went wrong while writing the reply. Your message is saved; press Retry."
+)
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,11 @@ class TurnRunner:
     @property
     def stale_after_seconds(self) -> float:
         """An open request with no checkpoint for this long has lost its runner."""
-        return self._settings.llm_first_token_timeout_seconds + 4 * self._settings.checkpoint_interval_seconds + 10
+        return (
+            self._settings.llm_first_token_timeout_seconds
+            + 4 * self._settings.checkpoint_interval_seconds
+            + 10
+        )
 
     # -- the job ---------------------------------------------------------------------------------
 
@@ -281,8 +287,9 @@ class TurnRunner:
                     db.commit()
                 return True
             except Exception:
-                logger.warning("Turn %s: saving the reply failed (attempt %d)", request_id, attempt + 1,
-                               exc_info=True)
+                logger.warning(
+                    "Turn %s: saving the reply failed (attempt %d)", request_id, attempt + 1, exc_info=True
+                )
                 time.sleep(0.5 * (attempt + 1))
         return False
 
@@ -303,7 +310,9 @@ class TurnRunner:
                     "The app restarted while this reply was being written; the text so far is kept. "
                     "Press Retry for a full reply.",
                 )
-                close_request(db, request_id=request.id, owner_id=request.user_id, outcome=outcome, model=None)
+                close_request(
+                    db, request_id=request.id, owner_id=request.user_id, outcome=outcome, model=None
+                )
                 closed += 1
             db.commit()
         if closed:

@@ -64,4 +64,6 @@ class DemoModelClient:
             sent += len(word)
             yield TextDelta(word)
         prompt_text = "".join(m.content for m in messages)
-        yield Usage(prompt_tokens=_estimate_tokens(prompt_text), completion_tokens=_estimate_tokens(reply[:sent]))
+        yield Usage(
+            prompt_tokens=_estimate_tokens(prompt_text), completion_tokens=_estimate_tokens(reply[:sent])
+        )

@@ -38,7 +38,9 @@ class ModelClientFactory:
         elif settings.databricks_host is not None:
             token = settings.databricks_token.get_secret_value() if settings.databricks_token else None
             provider = DatabricksTokenProvider(
-                host=settings.databricks_host, token=token, timeout_seconds=settings.databricks_timeout_seconds
+                host=settings.databricks_host,
+                token=token,
+                timeout_seconds=settings.databricks_timeout_seconds,
             )
             self._remote = DatabricksServingClient(
                 host=settings.databricks_host, token_provider=provider, timeouts=timeouts

@@ -1,0 +1,52 @@
+"""The frame around every page: page config, settings, the current user and the navigation menu.
+
+Home.py runs the frame, which then runs the chosen page. One Streamlit behaviour needs care: on the
+first script run after the server starts, a folder named `pages/` makes Streamlit draw its automatic
+(legacy) menu of that folder and run the page script directly, without Home.py. Each page therefore
+calls `ensure_frame()` first, which draws the real navigation when Home.py did not.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+# Per script-run thread (each browser session's script runs in its own thread): whether Home.py is
+# running the current page. Thread-local, so no user ever sees another's value.
+_frame_state = threading.local()
+
+
+def _navigation() -> StreamlitPage:
+    st.set_page_config(page_title="Chat", page_icon=":material/forum:", layout="wide")
+    # The menu goes out first, before anything slow, so no other menu is ever on screen for long.
+    page = st.navigation(
+        [
+            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+            st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
+        ]
+    )
+    # Imported here, after the menu is out: these pull in the database and model libraries.
+    from components.runtime import application_or_stop, current_user_or_stop, settings_or_stop
+
+    settings = settings_or_stop()
+    current_user_or_stop(settings)
+    application_or_stop()  # starts the database and applies migrations once per process
+    return page
+
+
+def run_frame() -> None:
+    """Home.py's body: draw the navigation, then run the page the URL asks for."""
+    page = _navigation()
+    _frame_state.inside_frame = True
+    try:
+        page.run()
+    finally:
+        _frame_state.inside_frame = False
+
+
+def ensure_frame() -> None:
+    """First call of every page script: replace Streamlit's automatic menu if Home.py did not run."""
+    if not getattr(_frame_state, "inside_frame", False):
+        _navigation()

@@ -1,0 +1,42 @@
+"""The message list: each turn in a chat bubble, with a caption of its figures under each reply."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from services.views import MessageView
+
+_STATUS_NOTES = {
+    "stopped": "Stopped by you.",
+    "interrupted": "Interrupted: the app restarted while this reply was being written.",
+}
+
+
+def reply_caption(message: MessageView) -> str:
+    parts = [f"`{message.model}`" if message.model else "model unknown"]
+    if message.prompt_tokens is not None or message.completion_tokens is not None:
+        parts.append(f"{message.prompt_tokens or 0:,} → {message.completion_tokens or 0:,} tokens")
+    if message.time_to_first_token_ms is not None:
+        parts.append(f"first token {message.time_to_first_token_ms / 1000:.2f} s")
+    if message.latency_ms is not None:
+        parts.append(f"{message.latency_ms / 1000:.2f} s total")
+    return " · ".join(parts)
+
+
+def render_message(message: MessageView) -> None:
+    with st.chat_message(message.role):
+        # Markdown with HTML off: model output and user text are never trusted as HTML.
+        if message.content:
+            st.markdown(message.content)
+        if message.role != "assistant":
+            return
+        if message.status == "error" and message.error_message:
+            st.error(message.error_message, icon=":material/error:")
+        elif message.status in _STATUS_NOTES:
+            st.warning(message.error_message or _STATUS_NOTES[message.status], icon=":material/pause_circle:")
+        st.caption(reply_caption(message))
+
+
+def render_messages(messages: list[MessageView]) -> None:
+    for message in messages:
+        render_message(message)

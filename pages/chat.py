@@ -1,0 +1,170 @@
+"""Chat page: talk to a model; every turn is saved and survives reruns, reloads and restarts."""
+
+from components.frame import ensure_frame
+
+# Before any other import: see components/frame.py.
+ensure_frame()
+
+import uuid
+
+import streamlit as st
+
+from components import state
+from components.messages import render_messages
+from components.runtime import application_or_stop, current_user_or_stop
+from components.session_list import render_session_list
+from components.settings_panel import render_settings_panel
+from services.chat import InvalidSettings, SessionNotFound, TurnInProgress
+from services.text import InvalidMessage
+from services.views import SessionView
+
+app = application_or_stop()
+user = current_user_or_stop(app.settings)
+chat = app.chat
+
+
+def _start_new_chat() -> None:
+    state.set_current_session_id(None)
+    st.query_params.clear()
+
+
+def _stop_reply(request_id: uuid.UUID) -> None:
+    chat.stop(user, request_id)
+    buffer = app.runner.buffer_for(request_id)
+    if buffer is not None:
+        # Give the runner a moment to save what was written, so the next run shows it as stopped.
+        buffer.wait(timeout=3)
+
+
+def _session_from_url_or_state() -> SessionView | None:
+    requested = st.query_params.get("session")
+    if requested:
+        try:
+            session = chat.get_session(user, uuid.UUID(requested))
+        except (ValueError, SessionNotFound):
+            st.error(SessionNotFound.user_message)
+            st.button("Start a new chat", on_click=_start_new_chat, type="primary")
+            st.stop()
+        state.set_current_session_id(session.id)
+        return session
+    remembered = state.current_session_id()
+    if remembered is None:
+        return None
+    try:
+        session = chat.get_session(user, remembered)
+    except SessionNotFound:
+        state.set_current_session_id(None)
+        return None
+    st.query_params["session"] = str(session.id)  # the URL is a bookmark for this chat
+    return session
+
+
+def _ensure_session(session: SessionView | None) -> SessionView:
+    if session is not None:
+        return session
+    created = chat.create_session(user)
+    state.set_current_session_id(created.id)
+    st.query_params["session"] = str(created.id)
+    return created
+
+
+session = _session_from_url_or_state()
+
+# -- sidebar: new chat, recent chats, this chat's model settings ---------------------------------------
+st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
+render_session_list(chat.recent_sessions(user, limit=20), current=session.id if session else None)
+effective = chat.effective_model_settings(session) if session else app.chat.default_model_settings()
+change = render_settings_panel(effective, key=f"settings-{session.id if session else 'new'}")
+if change is not None:
+    session = _ensure_session(session)
+    try:
+        session = chat.update_model_settings(
+            user,
+            session.id,
+            endpoint=change.endpoint,
+            temperature=change.temperature,
+            max_tokens=change.max_tokens,
+            system_prompt=change.system_prompt,
+        )
+        effective = chat.effective_model_settings(session)
+        st.sidebar.success("Settings saved for this chat.")
+    except InvalidSettings as error:
+        st.sidebar.error(error.user_message)
+
+# -- header -----------------------------------------------------------------------------------------
+st.title(session.title if session else "New chat")
+model_label = app.models.client_for(effective.endpoint).label
+st.caption(f"Session `{session.id}`" if session else "New chat: it is saved when you send the first message.")
+st.caption(f"Model: `{effective.endpoint}` ({model_label})")
+if app.models.client_for(effective.endpoint).is_demo:
+    hint = app.models.configuration_hint()
+    st.info(
+        (hint + " " if hint else "")
+        + "You are using the **offline demo model**: replies are generated locally, not by a real model. "
+        "To chat with a Databricks serving endpoint, set `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and "
+        "`LLM_ENDPOINT` (or `LLM_BASE_URL` for any OpenAI-compatible server) in `.env` and restart.",
+        icon=":material/science:",
+    )
+
+for notice in state.pop_notices():
+    st.toast(notice)
+
+# -- a new message: saved (with its request) before anything else happens ----------------------------
+prompt = st.chat_input("Message", submit_mode="disable")
+if prompt is not None:
+    try:
+        target = _ensure_session(session) if prompt.strip() else session
+        if target is None:
+            raise InvalidMessage("The message is empty. Type something before sending.")
+        result = chat.submit_message(user, target.id, prompt, client_message_id=str(uuid.uuid4()))
+        session = target
+        for notice in result.notices:
+            st.warning(notice, icon=":material/warning:")
+    except InvalidMessage as error:
+        st.error(error.user_message, icon=":material/block:")
+        if prompt.strip():
+            with st.expander("Your message (not sent)", expanded=False):
+                st.code(prompt, language=None, wrap_lines=True)
+    except TurnInProgress as error:
+        st.warning(error.user_message)
+    except SessionNotFound:
+        st.error(SessionNotFound.user_message)
+
+if session is None:
+    st.markdown("Ask anything to start. Your conversations are saved and listed in the sidebar.")
+    st.stop()
+
+# -- the conversation, from the database ---------------------------------------------------------------
+messages = chat.messages(user, session.id)
+render_messages(messages)
+
+open_request = chat.open_request(user, session.id)
+if open_request is not None:
+    buffer = app.runner.buffer_for(open_request.id)
+    with st.chat_message("assistant"):
+        st.button(
+            "Stop",
+            key=f"stop-{open_request.id}",
+            on_click=_stop_reply,
+            args=(open_request.id,),
+            icon=":material/stop_circle:",
+        )
+        if buffer is not None:
+            st.write_stream(buffer.stream_batches())
+            st.rerun()  # draw the saved reply with its figures
+        else:
+            # Written by another app process (or one that just restarted): show the checkpoint.
+            if open_request.partial_text:
+                st.markdown(open_request.partial_text)
+            st.caption(
+                f"This reply is still being written elsewhere (last update "
+                f"{open_request.seconds_since_activity:.0f} s ago). Reload to see more."
+            )
+elif messages and (messages[-1].role == "user" or messages[-1].status != "complete"):
+    if st.button("Retry", icon=":material/refresh:", type="primary"):
+        try:
+            chat.retry(user, session.id)
+        except (TurnInProgress, InvalidMessage) as error:
+            st.warning(error.user_message)
+        else:
+            st.rerun()
