@@ -56,3 +56,14 @@ def current_user_or_stop(settings: Settings) -> User:
     except IdentityError as error:
         st.error(error.user_message)
         st.stop()
+
+
+def close_cached_application() -> None:
+    """Stop the cached application's turn runner and engine, and forget it (tests, shutdown)."""
+    try:
+        application = _application(get_settings())
+    except Exception:
+        logger.warning("No application to close", exc_info=True)
+    else:
+        application.close()
+    _application.clear()

@@ -19,26 +19,26 @@ class SettingsChange:
 
 def render_settings_panel(current: EffectiveModelSettings, *, key: str) -> SettingsChange | None:
     """A form in an expander; returns the new values when the user saves them."""
-    with st.sidebar.expander("Model settings for this chat", expanded=False):
-        with st.form(key=f"{key}-form", border=False):
-            endpoint = st.text_input("Model endpoint", value=current.endpoint or "", key=f"{key}-endpoint")
-            temperature = st.slider(
-                "Temperature",
-                min_value=0.0,
-                max_value=2.0,
-                value=float(current.temperature),
-                step=0.1,
-                key=f"{key}-temperature",
-            )
-            max_tokens = st.number_input(
-                "Max tokens",
-                min_value=1,
-                max_value=200_000,
-                value=int(current.max_tokens),
-                step=64,
-                key=f"{key}-max-tokens",
-            )
-            system_prompt = st.text_area("System prompt", value=current.system_prompt, key=f"{key}-system")
-            if st.form_submit_button("Save settings"):
-                return SettingsChange(endpoint.strip(), float(temperature), int(max_tokens), system_prompt)
+    expander = st.sidebar.expander("Model settings for this chat", expanded=False)
+    with expander, st.form(key=f"{key}-form", border=False):
+        endpoint = st.text_input("Model endpoint", value=current.endpoint or "", key=f"{key}-endpoint")
+        temperature = st.slider(
+            "Temperature",
+            min_value=0.0,
+            max_value=2.0,
+            value=float(current.temperature),
+            step=0.1,
+            key=f"{key}-temperature",
+        )
+        max_tokens = st.number_input(
+            "Max tokens",
+            min_value=1,
+            max_value=200_000,
+            value=int(current.max_tokens),
+            step=64,
+            key=f"{key}-max-tokens",
+        )
+        system_prompt = st.text_area("System prompt", value=current.system_prompt, key=f"{key}-system")
+        if st.form_submit_button("Save settings"):
+            return SettingsChange(endpoint.strip(), float(temperature), int(max_tokens), system_prompt)
     return None

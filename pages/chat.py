@@ -160,11 +160,14 @@ if open_request is not None:
                 f"This reply is still being written elsewhere (last update "
                 f"{open_request.seconds_since_activity:.0f} s ago). Reload to see more."
             )
-elif messages and (messages[-1].role == "user" or messages[-1].status != "complete"):
-    if st.button("Retry", icon=":material/refresh:", type="primary"):
-        try:
-            chat.retry(user, session.id)
-        except (TurnInProgress, InvalidMessage) as error:
-            st.warning(error.user_message)
-        else:
-            st.rerun()
+elif (
+    messages
+    and (messages[-1].role == "user" or messages[-1].status != "complete")
+    and st.button("Retry", icon=":material/refresh:", type="primary")
+):
+    try:
+        chat.retry(user, session.id)
+    except (TurnInProgress, InvalidMessage) as error:
+        st.warning(error.user_message)
+    else:
+        st.rerun()

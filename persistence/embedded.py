@@ -12,8 +12,8 @@ import logging
 import os
 import signal
 import sys
-import time
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse

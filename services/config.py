@@ -95,6 +95,13 @@ class Settings(BaseSettings):
             value = "https://" + value
         return value
 
+    @field_validator("database_url", "databricks_token", "llm_api_key", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("llm_endpoint", "databricks_app_name")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:

@@ -1,0 +1,101 @@
+"""Shared fixtures: one real PostgreSQL (the embedded server) per test run, clean tables per test,
+settings that never read the developer's `.env`, and the fake serving endpoint."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from persistence.database import build_engine, session_factory
+from persistence.embedded import EmbeddedServer, start_embedded_server, stop_embedded_server
+from persistence.migrate import apply_migrations
+from services.config import Settings, get_settings
+from tests.fakes.serving import FakeServing
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_DATABASE = "chat_tests"
+
+# Tests configure the app through the environment only; the developer's .env must not leak in.
+Settings.model_config["env_file"] = None
+
+# Every setting the app reads; cleared from the environment before each test.
+SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    data_dir = tmp_path_factory.mktemp("pg") / "data"
+    server = start_embedded_server(data_dir)
+    yield server
+    stop_embedded_server(data_dir)
+
+
+def create_database(server: EmbeddedServer, name: str) -> str:
+    admin = create_engine(server.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.sqlalchemy_url(name)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: EmbeddedServer) -> str:
+    url = create_database(pg_server, TEST_DATABASE)
+    engine = build_engine(url)
+    apply_migrations(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = build_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clean_db(engine: Engine) -> Engine:
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE feedback, chat_request, chat_message, chat_session CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def sessions(clean_db: Engine):  # noqa: ANN201 - a sessionmaker
+    return session_factory(clean_db)
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[pytest.MonkeyPatch]:
+    """A clean environment for the app: the test database, a fast demo model, no Databricks."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("DATABRICKS_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url.replace("postgresql+pg8000", "postgresql"))
+    monkeypatch.setenv("DEMO_FIRST_TOKEN_DELAY_SECONDS", "0.05")
+    monkeypatch.setenv("DEMO_WORD_DELAY_SECONDS", "0.001")
+    monkeypatch.setenv("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", "2")
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def fake_serving() -> Iterator[FakeServing]:
+    fake = FakeServing().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def unique_id() -> str:
+    return str(uuid.uuid4())

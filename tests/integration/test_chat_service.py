@@ -1,0 +1,174 @@
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from persistence.database import unit_of_work
+from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+from persistence.repositories import MessageRepository, SessionRepository
+from services.chat import SessionNotFound, TurnInProgress, title_from_message
+from services.text import InvalidMessage
+from tests.fakes.models import ScriptedModel
+from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply
+
+pytestmark = pytest.mark.integration
+
+
+def count(sessions, model) -> int:
+    with unit_of_work(sessions) as db:
+        return db.scalar(select(func.count()).select_from(model))
+
+
+def test_a_turn_saves_the_question_and_the_reply_with_its_figures(sessions) -> None:
+    service = chat_service(sessions)
+    session = service.create_session(ALICE)
+    result = service.submit_message(ALICE, session.id, "What is Lakebase?", client_message_id="c-1")
+    wait_for_reply(service, ALICE, session.id)
+    messages = service.messages(ALICE, session.id)
+    assert [(m.seq, m.role, m.content, m.status) for m in messages] == [
+        (1, "user", "What is Lakebase?", "complete"),
+        (2, "assistant", "Hello there!", "complete"),
+    ]
+    reply = messages[1]
+    assert reply.model == "scripted"
+    assert (reply.prompt_tokens, reply.completion_tokens) == (7, 3)
+    assert reply.time_to_first_token_ms is not None and reply.latency_ms >= reply.time_to_first_token_ms
+    assert service.get_session(ALICE, session.id).title == "What is Lakebase?"
+    with unit_of_work(sessions) as db:
+        request = db.get(ChatRequestRow, result.request_id)
+        assert request.status == "complete" and request.finished_at is not None
+        assert request.assistant_message_id == reply.id
+
+
+def test_the_same_client_message_id_twice_stores_nothing_twice(sessions) -> None:
+    service = chat_service(sessions)
+    session = service.create_session(ALICE)
+    first = service.submit_message(ALICE, session.id, "once", client_message_id="same-id")
+    wait_for_reply(service, ALICE, session.id)
+    second = service.submit_message(ALICE, session.id, "once", client_message_id="same-id")
+    assert second.duplicate and second.request_id == first.request_id
+    assert count(sessions, ChatRequestRow) == 1
+    assert [m.role for m in service.messages(ALICE, session.id)] == ["user", "assistant"]
+
+
+def test_another_users_session_answers_exactly_like_a_missing_one(sessions) -> None:
+    service = chat_service(sessions)
+    alices = service.create_session(ALICE)
+    service.submit_message(ALICE, alices.id, "private", client_message_id="a-1")
+    wait_for_reply(service, ALICE, alices.id)
+    missing = uuid.uuid4()
+    for session_id in (alices.id, missing):
+        with pytest.raises(SessionNotFound) as caught:
+            service.get_session(BOB, session_id)
+        assert str(caught.value) == str(session_id)
+        with pytest.raises(SessionNotFound):
+            service.messages(BOB, session_id)
+        with pytest.raises(SessionNotFound):
+            service.submit_message(BOB, session_id, "intrude", client_message_id=str(uuid.uuid4()))
+        with pytest.raises(SessionNotFound):
+            service.update_model_settings(
+                BOB, session_id, endpoint="x", temperature=1.0, max_tokens=10, system_prompt=""
+            )
+        with pytest.raises(SessionNotFound):
+            service.retry(BOB, session_id)
+    assert service.recent_sessions(BOB) == []
+    assert service.dashboard(BOB).messages_this_week == 0
+    assert [m.content for m in service.messages(ALICE, alices.id)][0] == "private"
+
+
+def test_bad_input_is_refused_before_anything_is_saved(sessions) -> None:
+    service = chat_service(sessions, max_message_chars=50)
+    session = service.create_session(ALICE)
+    for text in ("", "   \n", "x" * 51):
+        with pytest.raises(InvalidMessage):
+            service.submit_message(ALICE, session.id, text, client_message_id=str(uuid.uuid4()))
+    assert count(sessions, ChatMessageRow) == 0
+    assert service.messages(ALICE, session.id) == []
+
+
+def test_nul_and_lone_surrogates_are_stored_safely_with_a_notice(sessions) -> None:
+    model = ScriptedModel(["bad\x00", " reply \udc80"])
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    result = service.submit_message(ALICE, session.id, "nul\x00 and \ud83d alone", client_message_id="n-1")
+    wait_for_reply(service, ALICE, session.id)
+    assert result.notices and "replaced" in result.notices[0]
+    messages = service.messages(ALICE, session.id)
+    assert messages[0].content == "nul\ufffd and \ufffd alone"
+    assert messages[1].content == "bad\ufffd reply \ufffd" and messages[1].status == "complete"
+
+
+def test_a_second_message_waits_for_the_reply_in_progress(sessions) -> None:
+    model = ScriptedModel()
+    model.release.clear()
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "first", client_message_id="w-1")
+    with pytest.raises(TurnInProgress):
+        service.submit_message(ALICE, session.id, "second", client_message_id="w-2")
+    model.release.set()
+    wait_for_reply(service, ALICE, session.id)
+    service.submit_message(ALICE, session.id, "second", client_message_id="w-2")
+    wait_for_reply(service, ALICE, session.id)
+    assert [m.seq for m in service.messages(ALICE, session.id)] == [1, 2, 3, 4]
+
+
+def test_sequence_numbers_are_gap_free_with_two_concurrent_writers(sessions) -> None:
+    with unit_of_work(sessions) as db:
+        session = SessionRepository(db, owner_id=ALICE.email).add(ChatSessionRow(title="race"))
+        db.commit()
+        session_id = session.id
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for index in range(40):
+                with unit_of_work(sessions) as db:
+                    SessionRepository(db, owner_id=ALICE.email).get_for_update(session_id)
+                    MessageRepository(db, owner_id=ALICE.email).append(
+                        ChatMessageRow(
+                            session_id=session_id, role="user", content=f"{name}{index}", status="complete"
+                        )
+                    )
+                    if index % 10 == 9:
+                        db.rollback()  # an abandoned write must leave no gap
+                        continue
+                    db.commit()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with unit_of_work(sessions) as db:
+        seqs = db.scalars(
+            select(ChatMessageRow.seq)
+            .where(ChatMessageRow.session_id == session_id)
+            .order_by(ChatMessageRow.seq)
+        ).all()
+    assert seqs == list(range(1, 73))
+
+
+def test_titles_come_from_the_first_message() -> None:
+    assert title_from_message("  Short   question\nwith lines ") == "Short question with lines"
+    long_title = title_from_message("word " * 40)
+    assert len(long_title) <= 61 and long_title.endswith("…")
+
+
+def test_per_session_model_settings_are_validated_and_used(sessions) -> None:
+    model = ScriptedModel()
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    updated = service.update_model_settings(
+        ALICE, session.id, endpoint="my-endpoint", temperature=0.2, max_tokens=99, system_prompt="Be terse."
+    )
+    effective = service.effective_model_settings(updated)
+    assert (effective.endpoint, effective.temperature, effective.max_tokens) == ("my-endpoint", 0.2, 99)
+    service.submit_message(ALICE, session.id, "hi", client_message_id="s-1")
+    wait_for_reply(service, ALICE, session.id)
+    assert model.calls[0][0].content == "Be terse."
+    assert service.messages(ALICE, session.id)[1].model == "my-endpoint"

@@ -1,0 +1,113 @@
+import time
+
+import pytest
+from sqlalchemy import text
+
+from persistence.database import unit_of_work
+from persistence.orm import ChatRequestRow
+from tests.fakes.models import ScriptedModel
+from tests.integration.helpers import ALICE, chat_service, wait_for_reply
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_model_error_keeps_the_question_and_retry_answers_it(sessions) -> None:
+    model = ScriptedModel(["partial", " words", " more"], fail_after=2)
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "Will this fail?", client_message_id="e-1")
+    wait_for_reply(service, ALICE, session.id)
+    messages = service.messages(ALICE, session.id)
+    assert [(m.role, m.status) for m in messages] == [("user", "complete"), ("assistant", "error")]
+    assert messages[0].content == "Will this fail?"
+    assert messages[1].content == "partial words"  # what streamed before the error is kept
+    assert messages[1].error_message == "The test model failed (500). Press Retry."
+
+    model.fail_after = None
+    service.retry(ALICE, session.id)
+    wait_for_reply(service, ALICE, session.id)
+    messages = service.messages(ALICE, session.id)
+    assert [(m.role, m.status) for m in messages][-1] == ("assistant", "complete")
+    # The retry answered the same question, without the failed reply in its context.
+    assert [m.content for m in model.calls[1] if m.role != "system"] == ["Will this fail?"]
+
+
+def test_stop_keeps_what_was_written_as_stopped(sessions) -> None:
+    model = ScriptedModel([f"w{i} " for i in range(200)], delay=0.01)
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    result = service.submit_message(ALICE, session.id, "long answer please", client_message_id="s-1")
+    time.sleep(0.2)
+    assert service.stop(ALICE, result.request_id)
+    wait_for_reply(service, ALICE, session.id)
+    reply = service.messages(ALICE, session.id)[-1]
+    assert reply.status == "stopped"
+    assert reply.content.startswith("w0 w1 ") and len(reply.content.split()) < 200
+
+
+def test_partial_text_is_checkpointed_while_the_reply_streams(sessions) -> None:
+    model = ScriptedModel([f"w{i} " for i in range(100)], delay=0.01)
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "stream", client_message_id="k-1")
+    time.sleep(0.5)
+    request = service.open_request(ALICE, session.id)
+    assert request is not None and request.status == "streaming"
+    assert request.partial_text.startswith("w0 w1 ")
+    wait_for_reply(service, ALICE, session.id)
+
+
+def test_the_turn_finishes_when_no_page_is_reading_it(sessions) -> None:
+    """A rerun or a closed tab stops the page script; the runner finishes and saves the reply anyway."""
+    model = ScriptedModel([f"w{i} " for i in range(30)], delay=0.005)
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    result = service.submit_message(ALICE, session.id, "nobody reads", client_message_id="r-1")
+    buffer = service._runner.buffer_for(result.request_id)
+    # A page that read two batches and then went away (its generator is simply dropped).
+    reader = buffer.stream_batches(interval_seconds=0.01)
+    next(reader)
+    del reader
+    wait_for_reply(service, ALICE, session.id)
+    assert service.messages(ALICE, session.id)[-1].content == "".join(f"w{i} " for i in range(30))
+
+
+def test_start_up_closes_requests_left_open_by_a_dead_process(sessions) -> None:
+    model = ScriptedModel()
+    model.release.clear()
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    result = service.submit_message(ALICE, session.id, "crash", client_message_id="d-1")
+    # Simulate a dead process: the request was streaming long ago, with a checkpoint.
+    with unit_of_work(sessions) as db:
+        db.execute(
+            text(
+                "UPDATE chat_request SET status='streaming', partial_text='half a rep', "
+                "created_at=now()-interval '1 hour', started_at=now()-interval '1 hour', "
+                "checkpointed_at=now()-interval '1 hour' WHERE id=:id"
+            ),
+            {"id": result.request_id},
+        )
+        db.commit()
+    fresh_process = chat_service(sessions, ScriptedModel())
+    assert fresh_process._runner.recover_interrupted() == 1
+    messages = fresh_process.messages(ALICE, session.id)
+    assert (messages[-1].status, messages[-1].content) == ("interrupted", "half a rep")
+    with unit_of_work(sessions) as db:
+        assert db.get(ChatRequestRow, result.request_id).status == "interrupted"
+    model.release.set()  # the "dead" runner's thread finds its request closed and saves nothing more
+    time.sleep(0.2)
+    assert len(fresh_process.messages(ALICE, session.id)) == 2
+
+
+def test_recovery_leaves_a_reply_that_is_still_being_written(sessions) -> None:
+    model = ScriptedModel()
+    model.release.clear()
+    service = chat_service(sessions, model)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "alive", client_message_id="l-1")
+    other_process = chat_service(sessions, ScriptedModel())
+    assert other_process._runner.recover_interrupted() == 0
+    model.release.set()
+    wait_for_reply(service, ALICE, session.id)
+    assert service.messages(ALICE, session.id)[-1].status == "complete"
