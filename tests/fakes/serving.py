@@ -130,7 +130,7 @@ class FakeServing:
                         400,
                         {
                             "error_code": "BAD_REQUEST",
-                            "message": "Input is too long: this model's maximum context length is 8192 tokens.",
+                            "message": "Input is too long: maximum context length is 8192 tokens.",
                         },
                     )
                     return
