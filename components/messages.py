@@ -28,13 +28,17 @@ def render_message(message: MessageView) -> None:
         # Markdown with HTML off: model output and user text are never trusted as HTML.
         if message.content:
             st.markdown(message.content)
-        if message.role != "assistant":
-            return
-        if message.status == "error" and message.error_message:
-            st.error(message.error_message, icon=":material/error:")
-        elif message.status in _STATUS_NOTES:
-            st.warning(message.error_message or _STATUS_NOTES[message.status], icon=":material/pause_circle:")
-        st.caption(reply_caption(message))
+        if message.role == "assistant":
+            render_reply_footer(message)
+
+
+def render_reply_footer(message: MessageView) -> None:
+    """Under a reply: what went wrong, if anything, then its model and figures."""
+    if message.status == "error" and message.error_message:
+        st.error(message.error_message, icon=":material/error:")
+    elif message.status in _STATUS_NOTES:
+        st.warning(message.error_message or _STATUS_NOTES[message.status], icon=":material/pause_circle:")
+    st.caption(reply_caption(message))
 
 
 def render_messages(messages: list[MessageView]) -> None:

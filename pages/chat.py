@@ -10,7 +10,7 @@ import uuid
 import streamlit as st
 
 from components import state
-from components.messages import render_messages
+from components.messages import render_messages, render_reply_footer
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
@@ -70,10 +70,32 @@ def _ensure_session(session: SessionView | None) -> SessionView:
 
 session = _session_from_url_or_state()
 
+# -- a new message: validated, then saved with its request before anything else happens ---------------
+submission_problems: list[tuple[str, str]] = []  # (kind, text), shown under the conversation
+refused_text: str | None = None
+prompt = st.chat_input("Message", key="chat-message", submit_mode="disable")
+if prompt is not None:
+    try:
+        result = chat.submit_message(
+            user, session.id if session else None, prompt, client_message_id=str(uuid.uuid4())
+        )
+        if session is None or session.id != result.session_id:
+            state.set_current_session_id(result.session_id)
+            st.query_params["session"] = str(result.session_id)
+        session = chat.get_session(user, result.session_id)
+        submission_problems += [("warning", notice) for notice in result.notices]
+    except InvalidMessage as error:
+        submission_problems.append(("error", error.user_message))
+        refused_text = prompt if prompt.strip() else None
+    except TurnInProgress as error:
+        submission_problems.append(("warning", error.user_message))
+    except SessionNotFound:
+        submission_problems.append(("error", SessionNotFound.user_message))
+
 # -- sidebar: new chat, recent chats, this chat's model settings ---------------------------------------
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
 render_session_list(chat.recent_sessions(user, limit=20), current=session.id if session else None)
-effective = chat.effective_model_settings(session) if session else app.chat.default_model_settings()
+effective = chat.effective_model_settings(session) if session else chat.default_model_settings()
 change = render_settings_panel(effective, key=f"settings-{session.id if session else 'new'}")
 if change is not None:
     session = _ensure_session(session)
@@ -106,43 +128,34 @@ if app.models.client_for(effective.endpoint).is_demo:
         icon=":material/science:",
     )
 
-for notice in state.pop_notices():
-    st.toast(notice)
 
-# -- a new message: saved (with its request) before anything else happens ----------------------------
-prompt = st.chat_input("Message", submit_mode="disable")
-if prompt is not None:
-    try:
-        target = _ensure_session(session) if prompt.strip() else session
-        if target is None:
-            raise InvalidMessage("The message is empty. Type something before sending.")
-        result = chat.submit_message(user, target.id, prompt, client_message_id=str(uuid.uuid4()))
-        session = target
-        for notice in result.notices:
-            st.warning(notice, icon=":material/warning:")
-    except InvalidMessage as error:
-        st.error(error.user_message, icon=":material/block:")
-        if prompt.strip():
-            with st.expander("Your message (not sent)", expanded=False):
-                st.code(prompt, language=None, wrap_lines=True)
-    except TurnInProgress as error:
-        st.warning(error.user_message)
-    except SessionNotFound:
-        st.error(SessionNotFound.user_message)
+def _show_submission_problems() -> None:
+    for kind, text in submission_problems:
+        if kind == "error":
+            st.error(text, icon=":material/block:")
+        else:
+            st.warning(text, icon=":material/warning:")
+    if refused_text is not None:
+        with st.expander("Your message (not sent)", expanded=True):
+            st.code(refused_text, language=None, wrap_lines=True)
+
 
 if session is None:
+    _show_submission_problems()
     st.markdown("Ask anything to start. Your conversations are saved and listed in the sidebar.")
     st.stop()
 
 # -- the conversation, from the database ---------------------------------------------------------------
 messages = chat.messages(user, session.id)
 render_messages(messages)
+_show_submission_problems()
 
 open_request = chat.open_request(user, session.id)
 if open_request is not None:
     buffer = app.runner.buffer_for(open_request.id)
     with st.chat_message("assistant"):
-        st.button(
+        stop_slot = st.empty()
+        stop_slot.button(
             "Stop",
             key=f"stop-{open_request.id}",
             on_click=_stop_reply,
@@ -151,7 +164,10 @@ if open_request is not None:
         )
         if buffer is not None:
             st.write_stream(buffer.stream_batches())
-            st.rerun()  # draw the saved reply with its figures
+            stop_slot.empty()
+            # The runner saved the reply before closing the buffer: show its status and figures.
+            messages = chat.messages(user, session.id)
+            render_reply_footer(messages[-1])
         else:
             # Written by another app process (or one that just restarted): show the checkpoint.
             if open_request.partial_text:
@@ -160,7 +176,9 @@ if open_request is not None:
                 f"This reply is still being written elsewhere (last update "
                 f"{open_request.seconds_since_activity:.0f} s ago). Reload to see more."
             )
-elif (
+            st.stop()
+
+if (
     messages
     and (messages[-1].role == "user" or messages[-1].status != "complete")
     and st.button("Retry", icon=":material/refresh:", type="primary")

@@ -207,9 +207,12 @@ class ChatService:
             ]
 
     def submit_message(
-        self, user: User, session_id: uuid.UUID, text: str | None, *, client_message_id: str
+        self, user: User, session_id: uuid.UUID | None, text: str | None, *, client_message_id: str
     ) -> SubmitResult:
         """Save the user's message and a pending request in one transaction, then start the turn.
+
+        With no `session_id`, a new session is created in that same transaction, so a refused
+        message never leaves an empty chat behind.
 
         The same `client_message_id` twice (a double click, a replayed rerun) stores nothing new
         and returns the first result.
@@ -243,17 +246,26 @@ class ChatService:
                 .order_by(ChatRequestRow.created_at)
                 .limit(1)
             )
-            return SubmitResult(request_id=request_id, user_message_id=message.id, duplicate=True)
+            return SubmitResult(
+                session_id=message.session_id,
+                request_id=request_id,
+                user_message_id=message.id,
+                duplicate=True,
+            )
 
     def _store_submission(
-        self, user: User, session_id: uuid.UUID, text: str, client_message_id: str, notices: list[str]
+        self, user: User, session_id: uuid.UUID | None, text: str, client_message_id: str, notices: list[str]
     ) -> SubmitResult:
         existing = self._existing_submission(user, client_message_id)
         if existing is not None:
             return existing
         with unit_of_work(self._sessions) as db:
             sessions = SessionRepository(db, owner_id=user.email)
-            session = sessions.get_for_update(session_id)
+            if session_id is None:
+                session = sessions.add(ChatSessionRow(title=DEFAULT_TITLE))
+                session_id = session.id
+            else:
+                session = sessions.get_for_update(session_id)
             if session is None:
                 raise SessionNotFound(str(session_id))
             messages = MessageRepository(db, owner_id=user.email)
@@ -280,7 +292,11 @@ class ChatService:
             sessions.touch(session_id)
             db.commit()
             return SubmitResult(
-                request_id=request.id, user_message_id=message.id, duplicate=False, notices=notices
+                session_id=session_id,
+                request_id=request.id,
+                user_message_id=message.id,
+                duplicate=False,
+                notices=notices,
             )
 
     def retry(self, user: User, session_id: uuid.UUID) -> SubmitResult:
@@ -304,7 +320,10 @@ class ChatService:
             )
             db.commit()
             result = SubmitResult(
-                request_id=request.id, user_message_id=last_user_message_id, duplicate=False
+                session_id=session_id,
+                request_id=request.id,
+                user_message_id=last_user_message_id,
+                duplicate=False,
             )
         self._runner.start(result.request_id, owner_id=user.email)
         return result

@@ -69,6 +69,7 @@ class RequestView:
 
 @dataclass(frozen=True)
 class SubmitResult:
+    session_id: uuid.UUID
     request_id: uuid.UUID
     user_message_id: int
     duplicate: bool
