@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Stop what ./start_app.sh started: the app, then the embedded PostgreSQL (if the app used one).
+# Stop what ./start_app.sh started (on $APP_PORT, default 8000): the app, then the embedded
+# PostgreSQL in EMBEDDED_DB_DIR if one runs there.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if [ -f .data/app.pid ]; then
-    pid=$(cat .data/app.pid)
+port="${APP_PORT:-8000}"
+pid_file=".data/app-$port.pid"
+if [ -f "$pid_file" ]; then
+    pid=$(cat "$pid_file")
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid"
         for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -14,7 +17,7 @@ if [ -f .data/app.pid ]; then
         fi
         echo "App stopped."
     fi
-    rm -f .data/app.pid
+    rm -f "$pid_file"
 else
     echo "The app is not running."
 fi

@@ -3,7 +3,7 @@
 Home.py runs the frame, which then runs the chosen page. One Streamlit behaviour needs care: on the
 first script run after the server starts, a folder named `pages/` makes Streamlit draw its automatic
 (legacy) menu of that folder and run the page script directly, without Home.py. Each page therefore
-calls `ensure_frame()` first, which draws the real navigation when Home.py did not.
+calls `ensure_frame()` first, which runs the page through the frame when Home.py did not.
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ from streamlit.navigation.page import StreamlitPage
 _frame_state = threading.local()
 
 
-def _navigation() -> StreamlitPage:
+def _menu() -> StreamlitPage:
     st.set_page_config(page_title="Chat", page_icon=":material/forum:", layout="wide")
-    # The menu goes out first, before anything slow, so no other menu is ever on screen for long.
-    page = st.navigation(
+    return st.navigation(
         [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
             st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
         ]
     )
+
+
+def _navigation() -> StreamlitPage:
+    # The menu goes out first, before anything slow, so no other menu is ever on screen for long.
+    page = _menu()
     # Imported here, after the menu is out: these pull in the database and model libraries.
     from components.runtime import application_or_stop, current_user_or_stop, settings_or_stop
 
@@ -47,6 +51,13 @@ def run_frame() -> None:
 
 
 def ensure_frame() -> None:
-    """First call of every page script: replace Streamlit's automatic menu if Home.py did not run."""
+    """First call of every page script: if Home.py did not run this page, run it through the frame.
+
+    The frame declares the real navigation (which switches Streamlit off its pages/ behaviour for
+    good) and runs this page again as the real page, so that its widgets carry the real page's
+    identity: widgets drawn under the automatic page would drop what the user types into them on
+    the next run. Then this outer run ends.
+    """
     if not getattr(_frame_state, "inside_frame", False):
-        _navigation()
+        run_frame()
+        st.stop()

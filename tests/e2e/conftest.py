@@ -1,0 +1,115 @@
+"""End-to-end tests: the real app server, driven in headless Chromium (Debian's package) by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_health(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"the app on port {port} did not become healthy")
+
+
+def app_environment(**values: str) -> dict[str, str]:
+    """The machine's environment without any app setting, plus `values`."""
+    from services.config import Settings
+
+    names = {name.upper() for name in Settings.model_fields}
+    env = {k: v for k, v in os.environ.items() if k not in names and not k.startswith("DATABRICKS_")}
+    env.update(values)
+    return env
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (run_tests.sh installs Debian's chromium when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+class RunningApp:
+    def __init__(self, port: int, process: subprocess.Popen) -> None:
+        self.port = port
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def streamlit_app(database_url: str) -> Iterator[callable]:
+    """Start `streamlit run Home.py` on a free port against the test database; stopped afterwards."""
+    started: list[RunningApp] = []
+
+    def _start() -> RunningApp:
+        port = free_port()
+        env = app_environment(
+            DATABASE_URL=database_url.replace("postgresql+pg8000", "postgresql"),
+            DEMO_FIRST_TOKEN_DELAY_SECONDS="0.1",
+            DEMO_WORD_DELAY_SECONDS="0.005",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        app = RunningApp(port, process)
+        started.append(app)
+        wait_for_health(port)
+        return app
+
+    yield _start
+    for app in started:
+        app.process.terminate()
+        try:
+            app.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            app.process.kill()
