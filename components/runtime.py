@@ -6,6 +6,7 @@ process; it is never mutated by a page.
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 import streamlit as st
@@ -22,7 +23,10 @@ logger = logging.getLogger(__name__)
 @st.cache_resource(show_spinner="Starting the database…")
 def _application(_settings: Settings) -> Application:
     logging.basicConfig(level=_settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return build_application(_settings)
+    application = build_application(_settings)
+    # On SIGTERM (stop_app.sh, a redeploy) replies in flight are saved as interrupted, not lost.
+    atexit.register(application.close)
+    return application
 
 
 def settings_or_stop() -> Settings:
@@ -65,5 +69,6 @@ def close_cached_application() -> None:
     except Exception:
         logger.warning("No application to close", exc_info=True)
     else:
+        atexit.unregister(application.close)
         application.close()
     _application.clear()

@@ -28,7 +28,8 @@ class Application:
     chat: ChatService
 
     def close(self) -> None:
-        self.runner.shutdown(wait=True)
+        """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
+        self.runner.shutdown()
         self.engine.dispose()
 
 

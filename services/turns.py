@@ -9,11 +9,11 @@ what was written and close the request as `interrupted`.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 CONTEXT_MESSAGE_LIMIT = 200
 SAVE_FAILED_MESSAGE = (
     "The reply could not be saved because the database is unavailable. Your message is saved; press Retry."
+)
+INTERRUPTED_MESSAGE = (
+    "The app restarted while this reply was being written; the text so far is kept. "
+    "Press Retry for a full reply."
 )
 UNEXPECTED_FAILURE_MESSAGE = (
     "Something went wrong while writing the reply. Your message is saved; press Retry."
@@ -125,9 +129,18 @@ class TurnRunner:
         self._models = models
         self._settings = settings
         self._clock = clock
-        self._executor = ThreadPoolExecutor(max_workers=settings.turn_workers, thread_name_prefix="turn")
         self._buffers: dict[uuid.UUID, TurnBuffer] = {}
         self._buffers_lock = threading.Lock()
+        self._shutting_down = threading.Event()
+        # Daemon workers: a turn in flight must not hold up the process's exit (SIGTERM on
+        # deploy); `shutdown` stops them and saves what they wrote as `interrupted` first.
+        self._jobs: queue.SimpleQueue[tuple[TurnBuffer, str] | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, name=f"turn-{index}", daemon=True)
+            for index in range(settings.turn_workers)
+        ]
+        for worker in self._workers:
+            worker.start()
 
     # -- what pages call -------------------------------------------------------------------------
 
@@ -138,7 +151,7 @@ class TurnRunner:
                 return existing
             buffer = TurnBuffer(request_id)
             self._buffers[request_id] = buffer
-        self._executor.submit(self._run_guarded, buffer, owner_id)
+        self._jobs.put((buffer, owner_id))
         return buffer
 
     def buffer_for(self, request_id: uuid.UUID) -> TurnBuffer | None:
@@ -152,11 +165,25 @@ class TurnRunner:
         buffer.request_stop()
         return True
 
-    def shutdown(self, *, wait: bool = True) -> None:
+    def shutdown(self, *, timeout_seconds: float = 5.0) -> None:
+        """Stop every turn in flight, saving its text as `interrupted`, within about `timeout_seconds`."""
+        self._shutting_down.set()
         with self._buffers_lock:
-            for buffer in self._buffers.values():
-                buffer.request_stop()
-        self._executor.shutdown(wait=wait, cancel_futures=True)
+            running = list(self._buffers.values())
+        for buffer in running:
+            buffer.request_stop()
+        deadline = self._clock() + timeout_seconds
+        for buffer in running:
+            buffer.wait(timeout=max(0.0, deadline - self._clock()))
+        for _ in self._workers:
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._run_guarded(*job)
 
     @property
     def stale_after_seconds(self) -> float:
@@ -254,6 +281,8 @@ class TurnRunner:
                 close()
         if buffer.stop_requested and status == "complete":
             status = "stopped"
+        if status == "stopped" and self._shutting_down.is_set():
+            status, error_message = "interrupted", INTERRUPTED_MESSAGE
 
         finished = self._clock()
         outcome = TurnOutcome(status, buffer.text(), error_message)
@@ -304,12 +333,7 @@ class TurnRunner:
                 last_activity = request.checkpointed_at or request.started_at or request.created_at
                 if last_activity > stale_before or self.buffer_for(request.id) is not None:
                     continue
-                outcome = TurnOutcome(
-                    "interrupted",
-                    request.partial_text,
-                    "The app restarted while this reply was being written; the text so far is kept. "
-                    "Press Retry for a full reply.",
-                )
+                outcome = TurnOutcome("interrupted", request.partial_text, INTERRUPTED_MESSAGE)
                 close_request(
                     db, request_id=request.id, owner_id=request.user_id, outcome=outcome, model=None
                 )
