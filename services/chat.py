@@ -19,7 +19,7 @@ from persistence.repositories import MessageRepository, RequestRepository, Sessi
 from services.config import Settings
 from services.model_clients.factory import ModelClientFactory
 from services.text import InvalidMessage, check_user_message, make_storable
-from services.turns import TurnOutcome, TurnRunner, close_request
+from services.turns import INTERRUPTED_MESSAGE, TurnOutcome, TurnRunner, close_request
 from services.views import (
     Dashboard,
     EffectiveModelSettings,
@@ -342,12 +342,7 @@ class ChatService:
                     db,
                     request_id=request.id,
                     owner_id=user.email,
-                    outcome=TurnOutcome(
-                        "interrupted",
-                        request.partial_text,
-                        "This reply stopped being written (the app restarted); the text so far is kept. "
-                        "Press Retry for a full reply.",
-                    ),
+                    outcome=TurnOutcome("interrupted", request.partial_text, INTERRUPTED_MESSAGE),
                     model=None,
                 )
                 db.commit()

@@ -65,13 +65,15 @@ class TurnBuffer:
         self._parts: list[str] = []
         self._length = 0
         self._done = threading.Event()
+        self._changed = threading.Condition(self._lock)
         self._stop_requested = threading.Event()
         self.outcome: TurnOutcome | None = None
 
     def append(self, text: str) -> None:
-        with self._lock:
+        with self._changed:
             self._parts.append(text)
             self._length += len(text)
+            self._changed.notify_all()
 
     def text(self) -> str:
         with self._lock:
@@ -80,8 +82,10 @@ class TurnBuffer:
             return joined
 
     def finish(self, outcome: TurnOutcome) -> None:
-        self.outcome = outcome
-        self._done.set()
+        with self._changed:
+            self.outcome = outcome
+            self._done.set()
+            self._changed.notify_all()
 
     @property
     def done(self) -> bool:
@@ -98,19 +102,28 @@ class TurnBuffer:
         return self._done.wait(timeout)
 
     def stream_batches(self, *, interval_seconds: float = 0.1) -> Iterator[str]:
-        """Yield what has accumulated since the last yield, about ten times a second, until done.
+        """Yield what has accumulated since the last yield, at most about ten times a second, until done.
 
-        Each yield makes Streamlit resend the whole text so far, so batching keeps the bytes sent
-        linear-ish in the reply's length instead of quadratic in its token count.
+        The first text is yielded as soon as it exists (time to first token is what users feel);
+        after that, yields are spaced by `interval_seconds`. Each yield makes Streamlit resend the
+        whole text so far, so batching keeps the bytes sent from growing with the token count.
         """
         sent = 0
+        last_yield = float("-inf")
         while True:
-            finished = self._done.wait(interval_seconds)
+            with self._changed:
+                if self._length == sent and not self._done.is_set():
+                    self._changed.wait(timeout=1.0)
+                finished = self._done.is_set()
+            wait = interval_seconds - (time.monotonic() - last_yield)
+            if wait > 0 and not finished:
+                time.sleep(wait)
             text = self.text()
             if len(text) > sent:
                 yield text[sent:]
                 sent = len(text)
-            if finished:
+                last_yield = time.monotonic()
+            if finished and len(self.text()) == sent:
                 return
 
 
