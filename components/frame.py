@@ -24,6 +24,7 @@ def _menu() -> StreamlitPage:
         [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
             st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
+            st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
         ]
     )
 

@@ -17,3 +17,27 @@ def current_session_id() -> uuid.UUID | None:
 
 def set_current_session_id(session_id: uuid.UUID | None) -> None:
     st.session_state[_CURRENT_SESSION] = session_id
+
+
+# -- history page ---------------------------------------------------------------------------------
+_HISTORY_CURSORS = "history_cursors"
+_HISTORY_QUERY_SIGNATURE = "history_query_signature"
+_HISTORY_SELECTED = "history_selected_session"
+
+
+def history_cursors(signature: str) -> list:
+    """The keyset cursors of the pages visited so far (the first page has None), reset whenever the
+    search or the filters change (`signature` describes them)."""
+    if st.session_state.get(_HISTORY_QUERY_SIGNATURE) != signature:
+        st.session_state[_HISTORY_QUERY_SIGNATURE] = signature
+        st.session_state[_HISTORY_CURSORS] = [None]
+    return st.session_state[_HISTORY_CURSORS]
+
+
+def selected_history_session() -> uuid.UUID | None:
+    value = st.session_state.get(_HISTORY_SELECTED)
+    return value if isinstance(value, uuid.UUID) else None
+
+
+def set_selected_history_session(session_id: uuid.UUID | None) -> None:
+    st.session_state[_HISTORY_SELECTED] = session_id

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -25,7 +26,11 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Full-text search uses the English configuration (stemming, stop words) for titles and messages.
+SEARCH_CONFIG = "english"
 
 
 class Base(DeclarativeBase):
@@ -47,9 +52,18 @@ class ChatSessionRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Kept up to date by MessageRepository.append, so the history list never counts or scans messages.
+    message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_message_preview: Mapped[str | None] = mapped_column(Text)
+    # True once the owner renamed the chat: automatic titles never overwrite theirs.
+    title_is_custom: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, title)", persisted=True), deferred=True
+    )
 
     __table_args__ = (
         Index("ix_chat_session_owner_updated", "owner_id", text("updated_at DESC"), text("id DESC")),
+        Index("ix_chat_session_search", "search_vector", postgresql_using="gin"),
     )
 
 
@@ -70,9 +84,15 @@ class ChatMessageRow(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR,
+        Computed(f"to_tsvector('{SEARCH_CONFIG}'::regconfig, content)", persisted=True),
+        deferred=True,
+    )
 
     __table_args__ = (
         UniqueConstraint("session_id", "seq", name="uq_chat_message_session_seq"),
+        Index("ix_chat_message_search", "search_vector", postgresql_using="gin"),
         CheckConstraint("role IN ('user', 'assistant')", name="ck_chat_message_role"),
         CheckConstraint(
             "status IN ('complete', 'stopped', 'error', 'interrupted')", name="ck_chat_message_status"

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 
 OPEN_REQUEST_STATUSES = ("pending", "streaming")
+PREVIEW_CHARS = 200
 
 
 class SessionRepository:
@@ -41,21 +42,16 @@ class SessionRepository:
         """Lock the session row: appends to one session are serialised, so sequence numbers are gap-free."""
         return self._db.scalar(self._visible().where(ChatSessionRow.id == session_id).with_for_update())
 
-    def list_recent(self, *, limit: int) -> Sequence[tuple[ChatSessionRow, int]]:
-        message_count = (
-            select(func.count())
-            .where(ChatMessageRow.session_id == ChatSessionRow.id)
-            .correlate(ChatSessionRow)
-            .scalar_subquery()
-        )
+    def list_recent(self, *, limit: int) -> Sequence[ChatSessionRow]:
         statement = (
             self._visible()
             .where(ChatSessionRow.archived_at.is_(None))
-            .add_columns(message_count)
-            .order_by(ChatSessionRow.updated_at.desc(), ChatSessionRow.id.desc())
+            .order_by(
+                ChatSessionRow.pinned.desc(), ChatSessionRow.updated_at.desc(), ChatSessionRow.id.desc()
+            )
             .limit(limit)
         )
-        return [(row, count) for row, count in self._db.execute(statement)]
+        return self._db.scalars(statement).all()
 
     def count_active_since(self, since: datetime) -> int:
         statement = select(func.count()).select_from(
@@ -102,6 +98,15 @@ class MessageRepository:
         self._db.add(row)
         self._db.flush()
         self._db.refresh(row, attribute_names=["seq", "created_at"])
+        # The history list shows counts and the last message without touching chat_message.
+        self._db.execute(
+            update(ChatSessionRow)
+            .where(ChatSessionRow.id == row.session_id)
+            .values(
+                message_count=ChatSessionRow.message_count + 1,
+                last_message_preview=func.left(row.content, PREVIEW_CHARS),
+            )
+        )
         return row
 
     def get(self, message_id: int) -> ChatMessageRow | None:

@@ -12,6 +12,7 @@ from persistence.database import build_engine, resolve_database_target, session_
 from persistence.migrate import apply_migrations
 from services.chat import ChatService
 from services.config import Settings
+from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
 from services.turns import TurnRunner
 
@@ -26,6 +27,7 @@ class Application:
     models: ModelClientFactory
     runner: TurnRunner
     chat: ChatService
+    history: HistoryService
 
     def close(self) -> None:
         """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
@@ -53,4 +55,5 @@ def build_application(settings: Settings, *, database_url: str | None = None) ->
         models=models,
         runner=runner,
         chat=chat,
+        history=HistoryService(sessions=sessions),
     )

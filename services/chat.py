@@ -106,9 +106,13 @@ class ChatService:
 
     # -- sessions ----------------------------------------------------------------------------------
 
+    def _new_session_row(self) -> ChatSessionRow:
+        # The model is recorded when the chat starts: the chat keeps it if the default changes later.
+        return ChatSessionRow(title=DEFAULT_TITLE, model_endpoint=self._models.default_endpoint)
+
     def create_session(self, user: User) -> SessionView:
         with unit_of_work(self._sessions) as db:
-            row = SessionRepository(db, owner_id=user.email).add(ChatSessionRow(title=DEFAULT_TITLE))
+            row = SessionRepository(db, owner_id=user.email).add(self._new_session_row())
             db.commit()
             db.refresh(row)
             return _session_view(row)
@@ -127,11 +131,11 @@ class ChatService:
                     id=row.id,
                     title=row.title,
                     model_endpoint=row.model_endpoint,
-                    message_count=count,
+                    message_count=row.message_count,
                     updated_at=row.updated_at,
                     pinned=row.pinned,
                 )
-                for row, count in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
+                for row in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
             ]
 
     def dashboard(self, user: User, *, recent: int = 5) -> Dashboard:
@@ -262,7 +266,7 @@ class ChatService:
         with unit_of_work(self._sessions) as db:
             sessions = SessionRepository(db, owner_id=user.email)
             if session_id is None:
-                session = sessions.add(ChatSessionRow(title=DEFAULT_TITLE))
+                session = sessions.add(self._new_session_row())
                 session_id = session.id
             else:
                 session = sessions.get_for_update(session_id)
@@ -287,7 +291,7 @@ class ChatService:
             request = requests.add(
                 ChatRequestRow(session_id=session_id, user_message_id=message.id, status="pending")
             )
-            if session.title == DEFAULT_TITLE and message.seq == 1:
+            if not session.title_is_custom and message.seq == 1:
                 session.title = title_from_message(text)
             sessions.touch(session_id)
             db.commit()

@@ -12,7 +12,7 @@ from tests.e2e.conftest import app_environment, free_port
 pytestmark = pytest.mark.e2e
 
 NAV = '[data-testid="stSidebarNav"]'
-EXPECTED_MENU = ["Home", "Chat"]
+EXPECTED_MENU = ["Home", "Chat", "History"]
 
 
 def menu_labels(page) -> list[str]:

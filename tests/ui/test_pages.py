@@ -41,7 +41,7 @@ def session_id_shown(app) -> str:
     return caption.removeprefix("Session `").rstrip("`")
 
 
-@pytest.mark.parametrize("page", [None, CHAT_PAGE, "pages/home.py"])
+@pytest.mark.parametrize("page", [None, CHAT_PAGE, "pages/home.py", "pages/history.py"])
 def test_every_page_renders_without_an_exception(open_app, page) -> None:
     app = open_app(page)
     assert not app.exception

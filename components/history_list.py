@@ -1,0 +1,53 @@
+"""One row of the history list: title, model, message count, last activity and a snippet."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from services.history import HistoryItem
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Show text exactly as typed: no Markdown formatting, no links, no HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def relative_time(moment: datetime, *, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    seconds = (now - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86_400:
+        hours = int(seconds // 3600)
+        return f"{hours} hour{'s' if hours > 1 else ''} ago"
+    if seconds < 2 * 86_400:
+        return "yesterday"
+    if seconds < 7 * 86_400:
+        return f"{int(seconds // 86_400)} days ago"
+    return f"{moment:%d %b %Y}"
+
+
+def snippet_markdown(item: HistoryItem) -> str:
+    if item.snippet:
+        return "".join(
+            f"**{escape_markdown(text)}**" if highlighted else escape_markdown(text)
+            for text, highlighted in item.snippet
+        )
+    preview = " ".join((item.last_message_preview or "").split())
+    return escape_markdown(preview[:160] + ("…" if len(preview) > 160 else ""))
+
+
+def item_caption(item: HistoryItem) -> str:
+    parts = [
+        item.model_endpoint or "default model",
+        f"{item.message_count} message{'s' if item.message_count != 1 else ''}",
+        relative_time(item.updated_at),
+    ]
+    if item.archived:
+        parts.append("archived")
+    return " · ".join(parts)

@@ -1,0 +1,198 @@
+"""History page: find, reopen, tidy, export and import every past conversation."""
+
+from components.frame import ensure_frame
+
+# Before any other import: see components/frame.py.
+ensure_frame()
+
+import contextlib
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from components import state
+from components.history_list import escape_markdown, item_caption, snippet_markdown
+from components.runtime import application_or_stop, current_user_or_stop
+from components.session_list import CHAT_PAGE
+from services.chat import SessionNotFound
+from services.history import ArchiveFilter, HistoryItem, InvalidImport, InvalidTitle, SessionFilters
+
+app = application_or_stop()
+user = current_user_or_stop(app.settings)
+history = app.history
+
+ARCHIVE_CHOICES = {
+    "Active": ArchiveFilter.ACTIVE,
+    "Archived": ArchiveFilter.ARCHIVED,
+    "All": ArchiveFilter.ALL,
+}
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@st.dialog("Delete this chat?")
+def _confirm_delete(session_id: uuid.UUID, title: str) -> None:
+    st.write(f"**{escape_markdown(title)}** and all its messages will be deleted. This cannot be undone.")
+    delete_column, cancel_column = st.columns(2)
+    if delete_column.button("Delete", type="primary", key="confirm-delete"):
+        with contextlib.suppress(SessionNotFound):  # already gone: the list no longer shows it
+            history.delete(user, session_id)
+        state.set_selected_history_session(None)
+        if state.current_session_id() == session_id:
+            state.set_current_session_id(None)
+        st.rerun()
+    if cancel_column.button("Cancel", key="cancel-delete"):
+        st.rerun()
+
+
+def _manage_panel(item: HistoryItem) -> None:
+    """Rename, pin, archive, export and delete one chat."""
+    with st.form(key=f"rename-{item.id}", border=False):
+        new_title = st.text_input("Title", value=item.title, max_chars=200)
+        if st.form_submit_button("Rename"):
+            try:
+                history.rename(user, item.id, new_title)
+                st.rerun()
+            except InvalidTitle as error:
+                st.error(error.user_message)
+            except SessionNotFound:
+                st.error(SessionNotFound.user_message)
+    pin_column, archive_column, delete_column = st.columns(3)
+    if pin_column.button("Unpin" if item.pinned else "Pin", key=f"pin-{item.id}", icon=":material/keep:"):
+        history.set_pinned(user, item.id, not item.pinned)
+        st.rerun()
+    archive_label = "Unarchive" if item.archived else "Archive"
+    if archive_column.button(archive_label, key=f"archive-{item.id}", icon=":material/archive:"):
+        history.set_archived(user, item.id, not item.archived)
+        st.rerun()
+    if delete_column.button("Delete…", key=f"delete-{item.id}", icon=":material/delete:"):
+        _confirm_delete(item.id, item.title)
+    markdown_column, json_column = st.columns(2)
+    slug = "".join(c if c.isalnum() else "-" for c in item.title.lower())[:40].strip("-") or "chat"
+    markdown_column.download_button(
+        "Export Markdown",
+        data=history.export_markdown(user, item.id),
+        file_name=f"{slug}.md",
+        mime="text/markdown",
+        key=f"export-md-{item.id}",
+        on_click="ignore",
+    )
+    json_column.download_button(
+        "Export JSON",
+        data=history.export_json(user, item.id),
+        file_name=f"{slug}.json",
+        mime="application/json",
+        key=f"export-json-{item.id}",
+        on_click="ignore",
+    )
+
+
+def _render_item(item: HistoryItem) -> None:
+    selected = state.selected_history_session() == item.id
+    with st.container(border=True):
+        text_column, open_column, manage_column = st.columns([8, 1, 1], vertical_alignment="center")
+        pin = ":material/keep: " if item.pinned else ""
+        text_column.markdown(f"{pin}**{escape_markdown(item.title)}**")
+        text_column.caption(item_caption(item))
+        snippet = snippet_markdown(item)
+        if snippet:
+            text_column.markdown(snippet)
+        if open_column.button("Open", key=f"open-{item.id}", type="primary"):
+            state.set_current_session_id(item.id)
+            st.switch_page(CHAT_PAGE, query_params={"session": str(item.id)})
+        if manage_column.button("Close" if selected else "Manage", key=f"manage-{item.id}"):
+            state.set_selected_history_session(None if selected else item.id)
+            st.rerun()
+        if selected:
+            _manage_panel(item)
+
+
+# -- search and filters -----------------------------------------------------------------------------
+st.title("History")
+query = st.text_input(
+    "Search your chats",
+    placeholder='Words, "an exact phrase", -excluded',
+    key="history-query",
+    help="Searches titles and every message. Quotes match a phrase; a leading minus excludes a word.",
+)
+with st.expander("Filters"):
+    range_column, model_column, archive_column = st.columns(3)
+    today = datetime.now(UTC).date()
+    chosen_range = range_column.date_input(
+        "Last activity between", value=(), max_value=today, key="history-dates", format="YYYY-MM-DD"
+    )
+    models = history.models_used(user)
+    model_choice = model_column.selectbox("Model", ["All models", *models], key="history-model")
+    archive_choice = archive_column.segmented_control(
+        "Show", list(ARCHIVE_CHOICES), default="Active", key="history-archived"
+    )
+
+updated_from = updated_before = None
+if isinstance(chosen_range, tuple) and len(chosen_range) >= 1:
+    updated_from = _day_start(chosen_range[0])
+    updated_before = _day_start(
+        (chosen_range[1] if len(chosen_range) == 2 else chosen_range[0]) + timedelta(days=1)
+    )
+filters = SessionFilters(
+    archived=ARCHIVE_CHOICES.get(archive_choice or "Active", ArchiveFilter.ACTIVE),
+    model=None if model_choice == "All models" else model_choice,
+    updated_from=updated_from,
+    updated_before=updated_before,
+)
+
+# -- results --------------------------------------------------------------------------------------
+results = history.search(user, query, filters) if query.strip() else None
+if results is not None:
+    st.caption(
+        f"{len(results)} chat{'s' if len(results) != 1 else ''} match" + ("es" if len(results) == 1 else "")
+    )
+    if not results:
+        st.info("No chat matches. Try fewer or other words, or change the filters.")
+    for item in results:
+        _render_item(item)
+else:
+    if query.strip():
+        st.caption("That search has no words to look for, so here are all your chats.")
+    cursors = state.history_cursors(f"{filters}")
+    page = history.list_page(user, filters, after=cursors[-1])
+    if not page.pinned and not page.items:
+        st.info("No chats here yet." if len(cursors) == 1 else "No more chats.")
+    for item in page.pinned + page.items:
+        _render_item(item)
+    previous_column, page_column, next_column = st.columns([1, 2, 1])
+    if len(cursors) > 1 and previous_column.button("← Newer", key="history-newer"):
+        cursors.pop()
+        st.rerun()
+    page_column.caption(f"Page {len(cursors)}")
+    if page.next_cursor is not None and next_column.button("Older →", key="history-older"):
+        cursors.append(page.next_cursor)
+        st.rerun()
+
+# -- export everything, import one -------------------------------------------------------------------
+st.divider()
+export_column, import_column = st.columns(2)
+with export_column:
+    st.subheader("Export all")
+    st.caption("Every chat as JSON Lines: one chat per line, in the same format as Export JSON.")
+    st.download_button(
+        "Download all chats (.jsonl)",
+        data=lambda: "".join(history.export_all_jsonl(user)),
+        file_name="chats.jsonl",
+        mime="application/jsonl",
+        on_click="ignore",
+        key="export-all",
+    )
+with import_column:
+    st.subheader("Import")
+    uploaded = st.file_uploader("A chat exported as JSON from this app", type=["json"], key="import-file")
+    if uploaded is not None and st.button("Import chat", key="import-button"):
+        try:
+            imported = history.import_json(user, uploaded.getvalue())
+        except InvalidImport as error:
+            st.error(error.user_message)
+        else:
+            st.success("Imported. It is in your list above.")
+            state.set_selected_history_session(imported)

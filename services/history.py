@@ -1,0 +1,380 @@
+"""History use cases: list, search, rename, pin, archive, delete, export and import a user's sessions."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from persistence.database import unit_of_work
+from persistence.history import (
+    HIGHLIGHT_START,
+    HIGHLIGHT_STOP,
+    ArchiveFilter,
+    Cursor,
+    HistoryRepository,
+    SessionFilters,
+)
+from persistence.orm import ChatMessageRow, ChatSessionRow
+from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
+from services.chat import SessionNotFound
+from services.text import make_storable
+from services.views import User
+
+EXPORT_FORMAT = "lakebase-chat.session"
+EXPORT_VERSION = 1
+MAX_TITLE_CHARS = 200
+PAGE_SIZE = 20
+PINNED_LIMIT = 50
+SEARCH_LIMIT = 50
+
+__all__ = ["ArchiveFilter", "Cursor", "SessionFilters", "HistoryService", "InvalidImport", "InvalidTitle"]
+
+
+class InvalidTitle(ValueError):
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class InvalidImport(ValueError):
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    id: uuid.UUID
+    title: str
+    model_endpoint: str | None
+    message_count: int
+    updated_at: datetime
+    pinned: bool
+    archived: bool
+    last_message_preview: str | None
+    # Search only: the best-matching message, as (text, highlighted) pieces.
+    snippet: list[tuple[str, bool]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    pinned: list[HistoryItem]
+    items: list[HistoryItem]
+    next_cursor: Cursor | None
+
+
+def _item(row: ChatSessionRow, snippet: list[tuple[str, bool]] | None = None) -> HistoryItem:
+    return HistoryItem(
+        id=row.id,
+        title=row.title,
+        model_endpoint=row.model_endpoint,
+        message_count=row.message_count,
+        updated_at=row.updated_at,
+        pinned=row.pinned,
+        archived=row.archived_at is not None,
+        last_message_preview=row.last_message_preview,
+        snippet=snippet or [],
+    )
+
+
+def split_highlights(snippet: str) -> list[tuple[str, bool]]:
+    """Turn PostgreSQL's marked headline into (text, highlighted) pieces, dropping empty ones."""
+    pieces: list[tuple[str, bool]] = []
+    for part in re.split(f"({HIGHLIGHT_START}.*?{HIGHLIGHT_STOP})", snippet, flags=re.DOTALL):
+        if not part:
+            continue
+        if part.startswith(HIGHLIGHT_START):
+            pieces.append((part[1:-1], True))
+        else:
+            pieces.append((part, False))
+    return pieces
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _parse_time(value: Any, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidImport(f"`{name}` must be a date and time in ISO format.")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise InvalidImport(f"`{name}` is not a date and time in ISO format.") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class HistoryService:
+    def __init__(self, *, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # -- browsing ---------------------------------------------------------------------------------
+
+    def list_page(
+        self, user: User, filters: SessionFilters, *, after: Cursor | None = None, page_size: int = PAGE_SIZE
+    ) -> HistoryPage:
+        """One page, newest activity first; pinned sessions come on top of the first page."""
+        with unit_of_work(self._sessions) as db:
+            repository = HistoryRepository(db, owner_id=user.email)
+            pin_on_top = filters.archived is not ArchiveFilter.ARCHIVED
+            pinned = repository.pinned(filters, limit=PINNED_LIMIT) if pin_on_top and after is None else []
+            rows = repository.page(filters, after=after, limit=page_size + 1, exclude_pinned=pin_on_top)
+            more = len(rows) > page_size
+            rows = rows[:page_size]
+            next_cursor = Cursor(rows[-1].updated_at, rows[-1].id) if more else None
+            return HistoryPage([_item(r) for r in pinned], [_item(r) for r in rows], next_cursor)
+
+    def search(
+        self, user: User, query: str, filters: SessionFilters, *, limit: int = SEARCH_LIMIT
+    ) -> list[HistoryItem] | None:
+        """Matching sessions, best first; None when the query has no searchable words."""
+        query = make_storable(query).text.strip()
+        if not query:
+            return None
+        with unit_of_work(self._sessions) as db:
+            repository = HistoryRepository(db, owner_id=user.email)
+            if not repository.query_is_searchable(query):
+                return None
+            return [
+                _item(hit.session, split_highlights(hit.snippet) if hit.snippet else None)
+                for hit in repository.search(query, filters, limit=limit)
+            ]
+
+    def models_used(self, user: User) -> list[str]:
+        with unit_of_work(self._sessions) as db:
+            return HistoryRepository(db, owner_id=user.email).models_used()
+
+    # -- tidying ----------------------------------------------------------------------------------
+
+    def _locked(self, db: Session, user: User, session_id: uuid.UUID) -> ChatSessionRow:
+        row = SessionRepository(db, owner_id=user.email).get_for_update(session_id)
+        if row is None:
+            raise SessionNotFound(str(session_id))
+        return row
+
+    def rename(self, user: User, session_id: uuid.UUID, title: str) -> None:
+        title = " ".join(make_storable(title).text.split())
+        if not title:
+            raise InvalidTitle("A title cannot be empty.")
+        if len(title) > MAX_TITLE_CHARS:
+            raise InvalidTitle(f"A title can be at most {MAX_TITLE_CHARS} characters long.")
+        with unit_of_work(self._sessions) as db:
+            row = self._locked(db, user, session_id)
+            row.title = title
+            row.title_is_custom = True
+            db.commit()
+
+    def set_pinned(self, user: User, session_id: uuid.UUID, pinned: bool) -> None:
+        with unit_of_work(self._sessions) as db:
+            self._locked(db, user, session_id).pinned = pinned
+            db.commit()
+
+    def set_archived(self, user: User, session_id: uuid.UUID, archived: bool) -> None:
+        with unit_of_work(self._sessions) as db:
+            row = self._locked(db, user, session_id)
+            row.archived_at = func.now() if archived else None
+            db.commit()
+
+    def delete(self, user: User, session_id: uuid.UUID) -> None:
+        """Delete the session with its messages, requests and feedback (foreign keys cascade)."""
+        with unit_of_work(self._sessions) as db:
+            self._locked(db, user, session_id)
+            db.execute(
+                delete(ChatSessionRow).where(
+                    ChatSessionRow.id == session_id, ChatSessionRow.owner_id == user.email
+                )
+            )
+            db.commit()
+
+    # -- export and import ------------------------------------------------------------------------
+
+    def _export_document(self, db: Session, user: User, session_id: uuid.UUID) -> dict[str, Any]:
+        row = SessionRepository(db, owner_id=user.email).get(session_id)
+        if row is None:
+            raise SessionNotFound(str(session_id))
+        messages = MessageRepository(db, owner_id=user.email).list_for_session(session_id)
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "session": {
+                "id": str(row.id),
+                "title": row.title,
+                "title_is_custom": row.title_is_custom,
+                "model_endpoint": row.model_endpoint,
+                "system_prompt": row.system_prompt,
+                "temperature": row.temperature,
+                "max_tokens": row.max_tokens,
+                "pinned": row.pinned,
+                "archived_at": _iso(row.archived_at),
+                "created_at": _iso(row.created_at),
+                "updated_at": _iso(row.updated_at),
+            },
+            "messages": [
+                {
+                    "seq": m.seq,
+                    "role": m.role,
+                    "content": m.content,
+                    "status": m.status,
+                    "model": m.model,
+                    "prompt_tokens": m.prompt_tokens,
+                    "completion_tokens": m.completion_tokens,
+                    "time_to_first_token_ms": m.time_to_first_token_ms,
+                    "latency_ms": m.latency_ms,
+                    "error_message": m.error_message,
+                    "created_at": _iso(m.created_at),
+                }
+                for m in messages
+            ],
+        }
+
+    def export_json(self, user: User, session_id: uuid.UUID) -> str:
+        with unit_of_work(self._sessions) as db:
+            return (
+                json.dumps(self._export_document(db, user, session_id), ensure_ascii=False, indent=2) + "\n"
+            )
+
+    def export_markdown(self, user: User, session_id: uuid.UUID) -> str:
+        with unit_of_work(self._sessions) as db:
+            document = self._export_document(db, user, session_id)
+        session = document["session"]
+        lines = [
+            f"# {session['title']}",
+            "",
+            f"- Model: {session['model_endpoint'] or 'default'}",
+            f"- Started: {session['created_at']}",
+            f"- Last activity: {session['updated_at']}",
+            "",
+        ]
+        for message in document["messages"]:
+            who = "You" if message["role"] == "user" else "Assistant"
+            status = "" if message["status"] == "complete" else f" ({message['status']})"
+            lines += [f"## {who}{status}", "", message["content"], ""]
+            if message["error_message"]:
+                lines += [f"> {message['error_message']}", ""]
+        return "\n".join(lines)
+
+    def export_all_jsonl(self, user: User) -> Iterator[str]:
+        """Every session of the user as one JSON document per line, oldest first, read in batches."""
+        with unit_of_work(self._sessions) as db:
+            ids = db.scalars(
+                select(ChatSessionRow.id)
+                .where(ChatSessionRow.owner_id == user.email, ChatSessionRow.deleted_at.is_(None))
+                .order_by(ChatSessionRow.created_at, ChatSessionRow.id)
+            ).all()
+        for start in range(0, len(ids), 100):
+            with unit_of_work(self._sessions) as db:
+                for session_id in ids[start : start + 100]:
+                    document = self._export_document(db, user, session_id)
+                    yield json.dumps(document, ensure_ascii=False) + "\n"
+
+    def import_json(self, user: User, data: bytes | str) -> uuid.UUID:
+        """Add one session from this app's JSON export to the user's history, as a new session."""
+        document = _parse_export(data)
+        session = document["session"]
+        with unit_of_work(self._sessions) as db:
+            row = SessionRepository(db, owner_id=user.email).add(
+                ChatSessionRow(
+                    title=_text(session.get("title"), "session.title") or "Imported chat",
+                    title_is_custom=bool(session.get("title_is_custom", False)),
+                    model_endpoint=_optional_text(session.get("model_endpoint"), "session.model_endpoint"),
+                    system_prompt=_optional_text(session.get("system_prompt"), "session.system_prompt"),
+                    temperature=_optional_number(session.get("temperature"), "session.temperature"),
+                    max_tokens=_optional_int(session.get("max_tokens"), "session.max_tokens"),
+                    pinned=bool(session.get("pinned", False)),
+                    archived_at=_parse_time(session.get("archived_at"), "session.archived_at"),
+                    created_at=_parse_time(session.get("created_at"), "session.created_at") or func.now(),
+                    updated_at=_parse_time(session.get("updated_at"), "session.updated_at") or func.now(),
+                )
+            )
+            messages = sorted(document["messages"], key=lambda m: m["seq"])
+            for index, message in enumerate(messages, start=1):
+                name = f"messages[{index - 1}]"
+                db.add(
+                    ChatMessageRow(
+                        session_id=row.id,
+                        seq=index,
+                        role=message["role"],
+                        content=_text(message.get("content"), f"{name}.content"),
+                        status=message["status"],
+                        model=_optional_text(message.get("model"), f"{name}.model"),
+                        prompt_tokens=_optional_int(message.get("prompt_tokens"), f"{name}.prompt_tokens"),
+                        completion_tokens=_optional_int(
+                            message.get("completion_tokens"), f"{name}.completion_tokens"
+                        ),
+                        time_to_first_token_ms=_optional_int(
+                            message.get("time_to_first_token_ms"), f"{name}.time_to_first_token_ms"
+                        ),
+                        latency_ms=_optional_int(message.get("latency_ms"), f"{name}.latency_ms"),
+                        error_message=_optional_text(message.get("error_message"), f"{name}.error_message"),
+                        created_at=_parse_time(message.get("created_at"), f"{name}.created_at") or func.now(),
+                    )
+                )
+            row.message_count = len(messages)
+            row.last_message_preview = messages[-1]["content"][:PREVIEW_CHARS] if messages else None
+            db.commit()
+            return row.id
+
+
+_ROLES = {"user", "assistant"}
+_STATUSES = {"complete", "stopped", "error", "interrupted"}
+NOT_AN_EXPORT = "This file is not a chat exported from this app (a JSON file from Export → JSON)."
+
+
+def _parse_export(data: bytes | str) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        document = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidImport(NOT_AN_EXPORT + " It is not valid JSON.") from error
+    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+        raise InvalidImport(NOT_AN_EXPORT)
+    if document.get("version") != EXPORT_VERSION:
+        raise InvalidImport(f"This export has version {document.get('version')!r}; this app reads version 1.")
+    if not isinstance(document.get("session"), dict) or not isinstance(document.get("messages"), list):
+        raise InvalidImport(NOT_AN_EXPORT + " It has no `session` or no `messages`.")
+    for index, message in enumerate(document["messages"]):
+        if not isinstance(message, dict):
+            raise InvalidImport(f"messages[{index}] is not an object.")
+        if message.get("role") not in _ROLES:
+            raise InvalidImport(f"messages[{index}].role must be `user` or `assistant`.")
+        if message.get("status") not in _STATUSES:
+            raise InvalidImport(f"messages[{index}].status must be one of {', '.join(sorted(_STATUSES))}.")
+        if not isinstance(message.get("seq"), int):
+            raise InvalidImport(f"messages[{index}].seq must be a whole number.")
+    return document
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidImport(f"`{name}` must be text.")
+    return make_storable(value).text
+
+
+def _optional_text(value: Any, name: str) -> str | None:
+    return None if value is None else _text(value, name)
+
+
+def _optional_int(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidImport(f"`{name}` must be a whole number.")
+    return value
+
+
+def _optional_number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise InvalidImport(f"`{name}` must be a number.")
+    return float(value)
