@@ -41,3 +41,16 @@ def selected_history_session() -> uuid.UUID | None:
 
 def set_selected_history_session(session_id: uuid.UUID | None) -> None:
     st.session_state[_HISTORY_SELECTED] = session_id
+
+
+_HISTORY_PENDING_DELETE = "history_pending_delete"
+
+
+def pending_delete() -> uuid.UUID | None:
+    """The chat whose deletion waits for confirmation: its dialog stays open across reruns."""
+    value = st.session_state.get(_HISTORY_PENDING_DELETE)
+    return value if isinstance(value, uuid.UUID) else None
+
+
+def set_pending_delete(session_id: uuid.UUID | None) -> None:
+    st.session_state[_HISTORY_PENDING_DELETE] = session_id

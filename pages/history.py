@@ -6,7 +6,6 @@ from components.frame import ensure_frame
 ensure_frame()
 
 import contextlib
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
@@ -33,18 +32,26 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-@st.dialog("Delete this chat?")
-def _confirm_delete(session_id: uuid.UUID, title: str) -> None:
-    st.write(f"**{escape_markdown(title)}** and all its messages will be deleted. This cannot be undone.")
+def _forget_pending_delete() -> None:
+    state.set_pending_delete(None)
+
+
+@st.dialog("Delete this chat?", on_dismiss=_forget_pending_delete)
+def _confirm_delete(item: HistoryItem) -> None:
+    st.write(
+        f"**{escape_markdown(item.title)}** and all its messages will be deleted. This cannot be undone."
+    )
     delete_column, cancel_column = st.columns(2)
     if delete_column.button("Delete", type="primary", key="confirm-delete"):
         with contextlib.suppress(SessionNotFound):  # already gone: the list no longer shows it
-            history.delete(user, session_id)
+            history.delete(user, item.id)
+        state.set_pending_delete(None)
         state.set_selected_history_session(None)
-        if state.current_session_id() == session_id:
+        if state.current_session_id() == item.id:
             state.set_current_session_id(None)
         st.rerun()
     if cancel_column.button("Cancel", key="cancel-delete"):
+        state.set_pending_delete(None)
         st.rerun()
 
 
@@ -69,7 +76,7 @@ def _manage_panel(item: HistoryItem) -> None:
         history.set_archived(user, item.id, not item.archived)
         st.rerun()
     if delete_column.button("Delete…", key=f"delete-{item.id}", icon=":material/delete:"):
-        _confirm_delete(item.id, item.title)
+        state.set_pending_delete(item.id)
     markdown_column, json_column = st.columns(2)
     slug = "".join(c if c.isalnum() else "-" for c in item.title.lower())[:40].strip("-") or "chat"
     markdown_column.download_button(
@@ -95,7 +102,7 @@ def _render_item(item: HistoryItem) -> None:
     with st.container(border=True):
         text_column, open_column, manage_column = st.columns([8, 1, 1], vertical_alignment="center")
         pin = ":material/keep: " if item.pinned else ""
-        text_column.markdown(f"{pin}**{escape_markdown(item.title)}**")
+        text_column.markdown(f"##### {pin}{escape_markdown(item.title)}")
         text_column.caption(item_caption(item))
         snippet = snippet_markdown(item)
         if snippet:
@@ -108,6 +115,8 @@ def _render_item(item: HistoryItem) -> None:
             st.rerun()
         if selected:
             _manage_panel(item)
+    if state.pending_delete() == item.id:
+        _confirm_delete(item)
 
 
 # -- search and filters -----------------------------------------------------------------------------
