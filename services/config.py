@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     context_char_budget: int = Field(default=48_000, ge=1_000, le=4_000_000)
     turn_workers: int = Field(default=8, ge=1, le=64)
     checkpoint_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    model_titles: bool = True
 
     # Identity.
     admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)

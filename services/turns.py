@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
-from persistence.orm import ChatMessageRow, ChatRequestRow
+from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.repositories import (
     MessageRepository,
     RequestRepository,
@@ -30,7 +30,14 @@ from persistence.repositories import (
 from services.config import Settings
 from services.context import HistoryMessage, build_context
 from services.model_clients.factory import ModelClientFactory
-from services.model_clients.port import GenerationParams, ModelError, TextDelta, Usage
+from services.model_clients.port import (
+    GenerationParams,
+    ModelClient,
+    ModelError,
+    PromptMessage,
+    TextDelta,
+    Usage,
+)
 from services.text import make_storable
 
 logger = logging.getLogger(__name__)
@@ -47,6 +54,21 @@ INTERRUPTED_MESSAGE = (
 UNEXPECTED_FAILURE_MESSAGE = (
     "Something went wrong while writing the reply. Your message is saved; press Retry."
 )
+
+
+TITLE_INSTRUCTION = (
+    "Write a title of at most six words for this conversation. Reply with the title only: "
+    "no quotes, no punctuation at the end."
+)
+TITLE_MAX_CHARS = 60
+
+
+def clean_model_title(suggestion: str) -> str:
+    """The first line of the model's answer, without quotes, Markdown marks or a final full stop."""
+    line = next((part.strip() for part in suggestion.splitlines() if part.strip()), "")
+    line = make_storable(line).text.strip().removeprefix("Title:").strip()
+    line = line.strip("\"'`*#").strip().rstrip(".").strip()
+    return line[:TITLE_MAX_CHARS].strip()
 
 
 @dataclass(frozen=True)
@@ -255,6 +277,7 @@ class TurnRunner:
             )
             request.status = "streaming"
             request.started_at = func.now()
+            session_id, question, first_turn = session.id, user_message.content, user_message.seq == 1
             db.commit()
 
         prompt = build_context(
@@ -311,6 +334,54 @@ class TurnRunner:
             latency_ms=round((finished - started) * 1000),
         )
         buffer.finish(outcome if saved else TurnOutcome("error", outcome.text, SAVE_FAILED_MESSAGE))
+        if (
+            saved
+            and status == "complete"
+            and first_turn
+            and self._settings.model_titles
+            and not client.is_demo
+        ):
+            self._title_with_model(session_id, owner_id, client, params, question, outcome.text)
+
+    def _title_with_model(
+        self,
+        session_id: uuid.UUID,
+        owner_id: str,
+        client: ModelClient,
+        params: GenerationParams,
+        question: str,
+        answer: str,
+    ) -> None:
+        """Replace the first-message title with a short one written by the model; fail silently."""
+        prompt = [
+            PromptMessage("system", TITLE_INSTRUCTION),
+            PromptMessage("user", f"User: {question[:2000]}\n\nAssistant: {answer[:2000]}"),
+        ]
+        try:
+            events = client.stream_chat(
+                prompt, GenerationParams(params.model, temperature=0.2, max_tokens=24)
+            )
+            suggestion = "".join(event.text for event in events if isinstance(event, TextDelta))
+        except ModelError as error:
+            logger.info("No model title for session %s: %s", session_id, error.kind)
+            return
+        title = clean_model_title(suggestion)
+        if not title:
+            return
+        try:
+            with unit_of_work(self._sessions) as db:
+                db.execute(
+                    update(ChatSessionRow)
+                    .where(
+                        ChatSessionRow.id == session_id,
+                        ChatSessionRow.owner_id == owner_id,
+                        ChatSessionRow.title_is_custom.is_(False),
+                    )
+                    .values(title=title)
+                )
+                db.commit()
+        except Exception:
+            logger.warning("Saving the model's title for session %s failed", session_id, exc_info=True)
 
     def _checkpoint(self, request_id: uuid.UUID, owner_id: str, text: str) -> None:
         try:

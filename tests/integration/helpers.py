@@ -14,6 +14,7 @@ BOB = User("bob@example.com")
 
 
 def chat_service(sessions, model: ScriptedModel | None = None, **settings: object) -> ChatService:
+    settings.setdefault("model_titles", False)
     config = Settings(_env_file=None, checkpoint_interval_seconds=0.05, **settings)
     models = ScriptedModels(model or ScriptedModel())
     runner = TurnRunner(sessions=sessions, models=models, settings=config)  # type: ignore[arg-type]

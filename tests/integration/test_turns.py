@@ -111,3 +111,34 @@ def test_recovery_leaves_a_reply_that_is_still_being_written(sessions) -> None:
     model.release.set()
     wait_for_reply(service, ALICE, session.id)
     assert service.messages(ALICE, session.id)[-1].status == "complete"
+
+
+def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
+    model = ScriptedModel(['"Weekend', " in", " Lisbon.", '"'])
+    service = chat_service(sessions, model, model_titles=True)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "plan a long weekend in lisbon please", client_message_id="t-1")
+    wait_for_reply(service, ALICE, session.id)
+    deadline = time.monotonic() + 5
+    while service.get_session(ALICE, session.id).title != "Weekend in Lisbon" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert service.get_session(ALICE, session.id).title == "Weekend in Lisbon"
+    assert "title" in model.calls[1][0].content  # the second call asked for a title
+    # Later turns do not retitle.
+    service.submit_message(ALICE, session.id, "and Porto?", client_message_id="t-2")
+    wait_for_reply(service, ALICE, session.id)
+    time.sleep(0.2)
+    assert len(model.calls) == 3
+
+
+def test_a_failed_model_title_keeps_the_first_message_title(sessions) -> None:
+    model = ScriptedModel(["only", " words"])
+    service = chat_service(sessions, model, model_titles=True)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "first question", client_message_id="f-1")
+    wait_for_reply(service, ALICE, session.id)
+    model.fail_after = 0  # the title request fails
+    time.sleep(0.3)
+    title = service.get_session(ALICE, session.id).title
+    assert title in {"first question", "only words"}
+    assert service.messages(ALICE, session.id)[-1].status == "complete"

@@ -28,3 +28,12 @@ def test_a_reader_attaching_late_gets_the_whole_text() -> None:
     buffer.append("written")
     buffer.finish(TurnOutcome("complete", "already written", None))
     assert "".join(buffer.stream_batches(interval_seconds=0.01)) == "already written"
+
+
+def test_model_titles_are_cleaned_to_one_short_line() -> None:
+    from services.turns import clean_model_title
+
+    assert clean_model_title('"Trip to Lisbon."\nExtra line') == "Trip to Lisbon"
+    assert clean_model_title("Title: **Budget review**") == "Budget review"
+    assert clean_model_title("   \n  ") == ""
+    assert len(clean_model_title("word " * 40)) <= 60
