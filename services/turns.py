@@ -201,17 +201,21 @@ class TurnRunner:
         return True
 
     def shutdown(self, *, timeout_seconds: float = 5.0) -> None:
-        """Stop every turn in flight, saving its text as `interrupted`, within about `timeout_seconds`."""
+        """Stop every turn in flight, saving its text as `interrupted`, within about `timeout_seconds`.
+
+        Workers finish the job in hand (saving a reply, writing a title) and exit, so that nothing
+        still uses the database when the engine is disposed after this.
+        """
         self._shutting_down.set()
         with self._buffers_lock:
             running = list(self._buffers.values())
         for buffer in running:
             buffer.request_stop()
-        deadline = self._clock() + timeout_seconds
-        for buffer in running:
-            buffer.wait(timeout=max(0.0, deadline - self._clock()))
         for _ in self._workers:
             self._jobs.put(None)
+        deadline = self._clock() + timeout_seconds
+        for worker in self._workers:
+            worker.join(timeout=max(0.0, deadline - self._clock()))
 
     def _work(self) -> None:
         while True:
