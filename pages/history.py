@@ -100,7 +100,7 @@ def _manage_panel(item: HistoryItem) -> None:
 def _render_item(item: HistoryItem) -> None:
     selected = state.selected_history_session() == item.id
     with st.container(border=True):
-        text_column, open_column, manage_column = st.columns([8, 1, 1], vertical_alignment="center")
+        text_column, open_column, manage_column = st.columns([6, 1, 1.3], vertical_alignment="center")
         pin = ":material/keep: " if item.pinned else ""
         text_column.markdown(f"##### {pin}{escape_markdown(item.title)}")
         text_column.caption(item_caption(item))
