@@ -18,25 +18,43 @@ from streamlit.navigation.page import StreamlitPage
 _frame_state = threading.local()
 
 
-def _menu() -> StreamlitPage:
-    st.set_page_config(page_title="Chat", page_icon=":material/forum:", layout="wide")
+def _menu(*, is_admin: bool) -> StreamlitPage:
+    # Pages that are not in the menu stay reachable by URL, and refuse whoever may not use them.
+    admin_visibility = "visible" if is_admin else "hidden"
     return st.navigation(
         [
             st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
             st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
             st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
+            st.Page(
+                "pages/admin.py",
+                title="Admin",
+                icon=":material/monitoring:",
+                url_path="admin",
+                visibility=admin_visibility,
+            ),
+            st.Page(
+                "pages/admin_conversation.py",
+                title="Conversation (read-only)",
+                icon=":material/visibility:",
+                url_path="admin_conversation",  # the file name: see ensure_frame
+                visibility="hidden",
+            ),
         ]
     )
 
 
 def _navigation() -> StreamlitPage:
-    # The menu goes out first, before anything slow, so no other menu is ever on screen for long.
-    page = _menu()
-    # Imported here, after the menu is out: these pull in the database and model libraries.
-    from components.runtime import application_or_stop, current_user_or_stop, settings_or_stop
+    st.set_page_config(page_title="Chat", page_icon=":material/forum:", layout="wide")
+    # Settings and the user are quick (no database); the menu goes out next, before anything slow,
+    # so no other menu is ever on screen for long. The runtime module pulls in the database and
+    # model libraries, so it is imported only after the menu.
+    from components.access import current_user_or_stop, settings_or_stop
 
-    settings = settings_or_stop()
-    current_user_or_stop(settings)
+    user = current_user_or_stop(settings_or_stop())
+    page = _menu(is_admin=user.is_admin)
+    from components.runtime import application_or_stop
+
     application_or_stop()  # starts the database and applies migrations once per process
     return page
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from services.views import MessageView
@@ -23,13 +25,15 @@ def reply_caption(message: MessageView) -> str:
     return " · ".join(parts)
 
 
-def render_message(message: MessageView) -> None:
+def render_message(message: MessageView, *, below_reply: Callable[[MessageView], None] | None = None) -> None:
     with st.chat_message(message.role):
         # Markdown with HTML off: model output and user text are never trusted as HTML.
         if message.content:
             st.markdown(message.content)
         if message.role == "assistant":
             render_reply_footer(message)
+            if below_reply is not None:
+                below_reply(message)
 
 
 def render_reply_footer(message: MessageView) -> None:
@@ -41,6 +45,9 @@ def render_reply_footer(message: MessageView) -> None:
     st.caption(reply_caption(message))
 
 
-def render_messages(messages: list[MessageView]) -> None:
+def render_messages(
+    messages: list[MessageView], *, below_reply: Callable[[MessageView], None] | None = None
+) -> None:
+    """The conversation; `below_reply` draws extra widgets (feedback) under each reply."""
     for message in messages:
-        render_message(message)
+        render_message(message, below_reply=below_reply)

@@ -1,4 +1,4 @@
-"""The UI's handles on process-wide objects: settings, the application, the current user.
+"""The UI's handle on the process-wide application (engine, model clients, turn runner, services).
 
 `st.cache_resource` keeps one `Application` (engine, model clients, turn runner) per server
 process; it is never mutated by a page.
@@ -10,12 +10,10 @@ import atexit
 import logging
 
 import streamlit as st
-from pydantic import ValidationError
 
+from components.access import current_user_or_stop, settings_or_stop
 from services.application import Application, build_application
-from services.config import Settings, describe_settings_error, get_settings
-from services.identity import IDENTITY_HEADERS, IdentityError, resolve_user
-from services.views import User
+from services.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,16 +25,6 @@ def _application(_settings: Settings) -> Application:
     # On SIGTERM (stop_app.sh, a redeploy) replies in flight are saved as interrupted, not lost.
     atexit.register(application.close)
     return application
-
-
-def settings_or_stop() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as error:
-        st.error(
-            describe_settings_error(error) + " Fix it in the environment or `.env`, then restart the app."
-        )
-        st.stop()
 
 
 def application_or_stop() -> Application:
@@ -52,16 +40,6 @@ def application_or_stop() -> Application:
         st.stop()
 
 
-def current_user_or_stop(settings: Settings) -> User:
-    try:
-        # get_all keeps a repeated header visible, so that identity fails closed on it.
-        headers = {name: st.context.headers.get_all(name) for name in IDENTITY_HEADERS}
-        return resolve_user(headers, settings)
-    except IdentityError as error:
-        st.error(error.user_message)
-        st.stop()
-
-
 def close_cached_application() -> None:
     """Stop the cached application's turn runner and engine, and forget it (tests, shutdown)."""
     try:
@@ -72,3 +50,6 @@ def close_cached_application() -> None:
         atexit.unregister(application.close)
         application.close()
     _application.clear()
+
+
+__all__ = ["application_or_stop", "close_cached_application", "current_user_or_stop", "settings_or_stop"]

@@ -54,3 +54,20 @@ def pending_delete() -> uuid.UUID | None:
 
 def set_pending_delete(session_id: uuid.UUID | None) -> None:
     st.session_state[_HISTORY_PENDING_DELETE] = session_id
+
+
+# -- admin ------------------------------------------------------------------------------------------
+_ADMIN_VIEWING = "admin_viewing_session"
+
+
+def first_admin_view(session_id: uuid.UUID) -> bool:
+    """True when this run opens the conversation (to be audited), False on a rerun of the same view."""
+    if st.session_state.get(_ADMIN_VIEWING) == session_id:
+        return False
+    st.session_state[_ADMIN_VIEWING] = session_id
+    return True
+
+
+def end_admin_view() -> None:
+    """Called by the admin page: the next opening of a conversation is a new view."""
+    st.session_state.pop(_ADMIN_VIEWING, None)

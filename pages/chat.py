@@ -10,13 +10,15 @@ import uuid
 import streamlit as st
 
 from components import state
+from components.feedback import render_feedback
 from components.messages import render_messages, render_reply_footer
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
 from services.chat import InvalidSettings, SessionNotFound, TurnInProgress
+from services.feedback import ReplyNotFound
 from services.text import InvalidMessage
-from services.views import SessionView
+from services.views import MessageView, SessionView
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -147,7 +149,22 @@ if session is None:
 
 # -- the conversation, from the database ---------------------------------------------------------------
 messages = chat.messages(user, session.id)
-render_messages(messages)
+ratings = app.feedback.ratings_in_session(user, session.id)
+
+
+def _save_rating(message_id: int, rating: int | None, comment: str | None) -> None:
+    try:
+        app.feedback.rate(user, message_id, rating, comment)
+    except ReplyNotFound:
+        st.toast(ReplyNotFound.user_message)
+
+
+def _feedback_under(message: MessageView) -> None:
+    if message.status != "error":
+        render_feedback(message.id, ratings.get(message.id), _save_rating)
+
+
+render_messages(messages, below_reply=_feedback_under)
 _show_submission_problems()
 
 open_request = chat.open_request(user, session.id)
@@ -168,6 +185,7 @@ if open_request is not None:
             # The runner saved the reply before closing the buffer: show its status and figures.
             messages = chat.messages(user, session.id)
             render_reply_footer(messages[-1])
+            _feedback_under(messages[-1])
         else:
             # Written by another app process (or one that just restarted): show the checkpoint.
             if open_request.partial_text:

@@ -93,6 +93,7 @@ class ChatMessageRow(Base):
     __table_args__ = (
         UniqueConstraint("session_id", "seq", name="uq_chat_message_session_seq"),
         Index("ix_chat_message_search", "search_vector", postgresql_using="gin"),
+        Index("ix_chat_message_created_at", "created_at"),
         CheckConstraint("role IN ('user', 'assistant')", name="ck_chat_message_role"),
         CheckConstraint(
             "status IN ('complete', 'stopped', 'error', 'interrupted')", name="ck_chat_message_status"
@@ -147,4 +148,20 @@ class FeedbackRow(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "user_id", name="uq_feedback_message_user"),
         CheckConstraint("rating IN (-1, 1)", name="ck_feedback_rating"),
+        Index("ix_feedback_rating_updated", "rating", text("updated_at DESC")),
     )
+
+
+class AdminAuditRow(Base):
+    """One admin's read-only look at another user's conversation."""
+
+    __tablename__ = "admin_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    admin_id: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(Text)
+    session_id: Mapped[uuid.UUID] = mapped_column()
+    session_title: Mapped[str] = mapped_column(Text)
+    viewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_admin_audit_viewed_at", text("viewed_at DESC")),)

@@ -10,8 +10,10 @@ from sqlalchemy import Engine
 
 from persistence.database import build_engine, resolve_database_target, session_factory
 from persistence.migrate import apply_migrations
+from services.admin import AdminService
 from services.chat import ChatService
 from services.config import Settings
+from services.feedback import FeedbackService
 from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
 from services.turns import TurnRunner
@@ -28,6 +30,8 @@ class Application:
     runner: TurnRunner
     chat: ChatService
     history: HistoryService
+    feedback: FeedbackService
+    admin: AdminService
 
     def close(self) -> None:
         """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
@@ -56,4 +60,6 @@ def build_application(settings: Settings, *, database_url: str | None = None) ->
         runner=runner,
         chat=chat,
         history=HistoryService(sessions=sessions),
+        feedback=FeedbackService(sessions=sessions),
+        admin=AdminService(sessions=sessions),
     )

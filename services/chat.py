@@ -73,7 +73,7 @@ def _session_view(row: ChatSessionRow) -> SessionView:
     )
 
 
-def _message_view(row: ChatMessageRow) -> MessageView:
+def message_view(row: ChatMessageRow) -> MessageView:
     return MessageView(
         id=row.id,
         seq=row.seq,
@@ -206,7 +206,7 @@ class ChatService:
             if SessionRepository(db, owner_id=user.email).get(session_id) is None:
                 raise SessionNotFound(str(session_id))
             return [
-                _message_view(m)
+                message_view(m)
                 for m in MessageRepository(db, owner_id=user.email).list_for_session(session_id)
             ]
 

@@ -63,7 +63,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def clean_db(engine: Engine) -> Engine:
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE feedback, chat_request, chat_message, chat_session CASCADE"))
+        connection.execute(
+            text("TRUNCATE admin_audit, feedback, chat_request, chat_message, chat_session CASCADE")
+        )
     return engine
 
 

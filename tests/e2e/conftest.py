@@ -87,12 +87,13 @@ def streamlit_app(database_url: str) -> Iterator[callable]:
     """Start `streamlit run Home.py` on a free port against the test database; stopped afterwards."""
     started: list[RunningApp] = []
 
-    def _start() -> RunningApp:
+    def _start(**settings: str) -> RunningApp:
         port = free_port()
         env = app_environment(
             DATABASE_URL=database_url.replace("postgresql+pg8000", "postgresql"),
             DEMO_FIRST_TOKEN_DELAY_SECONDS="0.1",
             DEMO_WORD_DELAY_SECONDS="0.005",
+            **settings,
         )
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)],

@@ -13,10 +13,13 @@ pytestmark = pytest.mark.e2e
 
 NAV = '[data-testid="stSidebarNav"]'
 EXPECTED_MENU = ["Home", "Chat", "History"]
+ADMIN_MENU = [*EXPECTED_MENU, "Admin"]
 
 
 def menu_labels(page) -> list[str]:
-    return [link.inner_text().splitlines()[-1].strip() for link in page.locator(f"{NAV} a").all()]
+    # One snapshot in the page itself: the menu may be redrawn between two separate look-ups.
+    texts = page.eval_on_selector_all(f"{NAV} a", "links => links.map(link => link.innerText)")
+    return [text.strip().splitlines()[-1].strip() for text in texts if text.strip()]
 
 
 def watch_menu(page, url: str, seconds: float = 3.0) -> list[list[str]]:
@@ -47,6 +50,19 @@ def wait_until_idle(page) -> None:
         " && !document.querySelector('textarea[disabled]')",
         timeout=30_000,
     )
+
+
+def test_only_admins_see_the_admin_page_in_the_menu(streamlit_app, page) -> None:
+    app = streamlit_app(ADMIN_USERS="developer@localhost")
+    assert watch_menu(page, app.url + "/", seconds=1.5)[-1] == ADMIN_MENU
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_text("Active users, last 30 days").wait_for(timeout=20_000)
+
+
+def test_a_non_admin_has_no_admin_entry_and_is_refused_by_url(streamlit_app, page) -> None:
+    app = streamlit_app(ADMIN_USERS="someone.else@example.com")
+    assert watch_menu(page, app.url + "/admin", seconds=1.5)[-1] == EXPECTED_MENU
+    page.get_by_text("This page is for the app's admins").wait_for(timeout=20_000)
 
 
 def send_and_wait(page, text: str) -> None:

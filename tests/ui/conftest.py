@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from components.runtime import close_cached_application
@@ -25,5 +26,7 @@ def open_app(app_env: pytest.MonkeyPatch, clean_db: object) -> Iterator[Callable
             app.switch_page(page)
         return app.run()
 
+    st.cache_data.clear()  # cached figures of an earlier test must not show up in this one
     yield _open
     close_cached_application()
+    st.cache_data.clear()

@@ -41,8 +41,10 @@ def session_id_shown(app) -> str:
     return caption.removeprefix("Session `").rstrip("`")
 
 
-@pytest.mark.parametrize("page", [None, CHAT_PAGE, "pages/home.py", "pages/history.py"])
-def test_every_page_renders_without_an_exception(open_app, page) -> None:
+@pytest.mark.parametrize("page", [None, CHAT_PAGE, "pages/home.py", "pages/history.py", "pages/admin.py"])
+def test_every_page_renders_without_an_exception(open_app, app_env, page) -> None:
+    app_env.setenv("ADMIN_USERS", DEVELOPER)  # the admin page refuses everyone else
+    get_settings.cache_clear()
     app = open_app(page)
     assert not app.exception
     assert not app.error

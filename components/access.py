@@ -1,0 +1,33 @@
+"""Settings and the current user for a page: quick to import and to run (no database, no SDK).
+
+The frame needs both before it draws the menu, which must go out before anything slow.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from pydantic import ValidationError
+
+from services.config import Settings, describe_settings_error, get_settings
+from services.identity import IDENTITY_HEADERS, IdentityError, resolve_user
+from services.views import User
+
+
+def settings_or_stop() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as error:
+        st.error(
+            describe_settings_error(error) + " Fix it in the environment or `.env`, then restart the app."
+        )
+        st.stop()
+
+
+def current_user_or_stop(settings: Settings) -> User:
+    try:
+        # get_all keeps a repeated header visible, so that identity fails closed on it.
+        headers = {name: st.context.headers.get_all(name) for name in IDENTITY_HEADERS}
+        return resolve_user(headers, settings)
+    except IdentityError as error:
+        st.error(error.user_message)
+        st.stop()

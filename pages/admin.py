@@ -1,0 +1,190 @@
+"""Admin page: usage, quality and the audit log of read-only views. Admins only."""
+
+from components.frame import ensure_frame
+
+# Before any other import: see components/frame.py.
+ensure_frame()
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from components import state
+from components.runtime import application_or_stop, current_user_or_stop
+from services.admin import NotAnAdmin, UsageReport
+from services.views import User
+
+app = application_or_stop()
+user = current_user_or_stop(app.settings)
+if not user.is_admin:
+    # Checked here, not only in the menu: the page is reachable by URL.
+    st.error(NotAnAdmin.user_message, icon=":material/lock:")
+    st.stop()
+
+CONVERSATION_PAGE = "pages/admin_conversation.py"
+state.end_admin_view()
+
+
+# Figures are SQL aggregates; caching them for a minute keeps reruns of this page cheap.
+@st.cache_data(ttl=60, max_entries=32, show_spinner=False)
+def _usage(admin_email: str, start: date, end: date) -> UsageReport:
+    return app.admin.usage(User(admin_email, is_admin=True), start, end)
+
+
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def _thumbs_down(admin_email: str):  # noqa: ANN202 - a list of RatedReply
+    return app.admin.recent_thumbs_down(User(admin_email, is_admin=True))
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value)
+
+
+st.title("Admin")
+today = datetime.now(UTC).date()
+chosen = st.date_input(
+    "Period",
+    value=(today - timedelta(days=29), today),
+    max_value=today,
+    key="admin-period",
+    format="YYYY-MM-DD",
+)
+if not isinstance(chosen, tuple) or len(chosen) != 2:
+    st.info("Choose the last day of the period too.")
+    st.stop()
+start, end = chosen
+report = _usage(user.email, start, end)
+totals = report.totals
+
+# -- usage ------------------------------------------------------------------------------------------
+st.subheader("Usage")
+st.caption(f"{start:%d %b %Y} to {end:%d %b %Y} (UTC). Active users count people who sent a message.")
+day_column, week_column, month_column = st.columns(3)
+day_column.metric("Active users, last day", report.active.last_day)
+week_column.metric("Active users, last 7 days", report.active.last_7_days)
+month_column.metric("Active users, last 30 days", report.active.last_30_days)
+sessions_column, messages_column, prompt_column, completion_column, errors_column = st.columns(5)
+sessions_column.metric("Sessions", f"{totals.sessions:,}")
+messages_column.metric("Messages", f"{totals.user_messages:,}")
+prompt_column.metric("Prompt tokens", f"{totals.prompt_tokens:,}")
+completion_column.metric("Completion tokens", f"{totals.completion_tokens:,}")
+errors_column.metric("Errors", f"{totals.errors:,}")
+
+daily = pd.DataFrame(
+    [
+        {
+            "day": row.day,
+            "messages": row.user_messages,
+            "active users": row.active_users,
+            "prompt tokens": row.prompt_tokens,
+            "completion tokens": row.completion_tokens,
+        }
+        for row in report.daily
+    ],
+    columns=["day", "messages", "active users", "prompt tokens", "completion tokens"],
+)
+if daily.empty:
+    st.caption("No messages in this period, so there is nothing to chart.")
+else:
+    daily["day"] = pd.to_datetime(daily["day"])
+    messages_chart, users_chart, tokens_chart = st.columns(3)
+    with messages_chart:
+        st.caption("Messages per day")
+        st.bar_chart(daily, x="day", y="messages", height=220)
+    with users_chart:
+        st.caption("Active users per day")
+        st.line_chart(daily, x="day", y="active users", height=220)
+    with tokens_chart:
+        st.caption("Tokens per day")
+        st.bar_chart(daily, x="day", y=["prompt tokens", "completion tokens"], height=220)
+
+st.subheader("Models")
+models = pd.DataFrame(
+    [
+        {
+            "endpoint": m.model,
+            "requests": m.requests,
+            "prompt tokens": m.prompt_tokens,
+            "completion tokens": m.completion_tokens,
+            "first token p50 (ms)": _ms(m.ttft_p50_ms),
+            "first token p95 (ms)": _ms(m.ttft_p95_ms),
+            "latency p50 (ms)": _ms(m.latency_p50_ms),
+            "latency p95 (ms)": _ms(m.latency_p95_ms),
+            "error rate": m.error_rate,
+            "thumbs-up rate": m.thumbs_up_rate,
+            "ratings": m.ratings,
+        }
+        for m in report.models
+    ]
+)
+st.dataframe(
+    models,
+    hide_index=True,
+    key="admin-models",
+    column_config={
+        "error rate": st.column_config.NumberColumn(format="percent"),
+        "thumbs-up rate": st.column_config.NumberColumn(format="percent"),
+    },
+)
+st.download_button(
+    "Download models as CSV", _csv(models), "models.csv", "text/csv", on_click="ignore", key="csv-models"
+)
+
+st.subheader("Top users")
+top_users = pd.DataFrame(
+    [{"user": u.user_id, "messages": u.user_messages, "tokens": u.tokens} for u in report.top_users],
+    columns=["user", "messages", "tokens"],
+)
+st.dataframe(top_users, hide_index=True, key="admin-top-users")
+st.download_button(
+    "Download top users as CSV",
+    _csv(top_users),
+    "top-users.csv",
+    "text/csv",
+    on_click="ignore",
+    key="csv-users",
+)
+
+# -- quality ----------------------------------------------------------------------------------------
+st.subheader("Thumbs down")
+thumbs_down = _thumbs_down(user.email)
+if not thumbs_down:
+    st.caption("No reply has been rated thumbs down.")
+for reply in thumbs_down:
+    with st.container(border=True):
+        st.markdown(f"**{reply.session_title}** · `{reply.model or 'unknown model'}`")
+        st.caption(
+            f"Rated by {reply.rated_by} · {reply.rated_at:%d %b %Y %H:%M} UTC · chat of {reply.owner_id}"
+        )
+        st.text(reply.reply_preview)
+        if reply.comment:
+            st.markdown(f"> {reply.comment}")
+        st.page_link(
+            CONVERSATION_PAGE,
+            label="Open the conversation (read-only, recorded in the audit log)",
+            query_params={"session": reply.session_id},
+            icon=":material/visibility:",
+        )
+
+# -- audit --------------------------------------------------------------------------------------------
+st.subheader("Audit log")
+st.caption("Every time an admin opened someone's conversation.")
+audit = pd.DataFrame(
+    [
+        {
+            "when (UTC)": entry.viewed_at,
+            "admin": entry.admin_id,
+            "owner": entry.owner_id,
+            "chat": entry.session_title,
+            "session id": str(entry.session_id),
+        }
+        for entry in app.admin.audit_log(user)
+    ],
+    columns=["when (UTC)", "admin", "owner", "chat", "session id"],
+)
+st.dataframe(audit, hide_index=True, key="admin-audit")

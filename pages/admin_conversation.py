@@ -1,0 +1,41 @@
+"""An admin's read-only view of any user's conversation. Each view is recorded in the audit log."""
+
+from components.frame import ensure_frame
+
+# Before any other import: see components/frame.py.
+ensure_frame()
+
+import uuid
+
+import streamlit as st
+
+from components import state
+from components.messages import render_messages
+from components.runtime import application_or_stop, current_user_or_stop
+from services.admin import NotAnAdmin
+from services.chat import SessionNotFound
+
+app = application_or_stop()
+user = current_user_or_stop(app.settings)
+if not user.is_admin:
+    st.error(NotAnAdmin.user_message, icon=":material/lock:")
+    st.stop()
+
+try:
+    session_id = uuid.UUID(st.query_params.get("session", ""))
+    # One audit row per conversation opened, not one per rerun of this page.
+    conversation = app.admin.view_session(user, session_id, record=state.first_admin_view(session_id))
+except (ValueError, SessionNotFound):
+    st.error(SessionNotFound.user_message)
+    st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
+    st.stop()
+
+st.title(conversation.title)
+st.info(
+    f"Read-only view of **{conversation.owner_id}**'s conversation. Your view is recorded in the audit log; "
+    "nothing can be written here.",
+    icon=":material/visibility:",
+)
+st.caption(f"Session `{conversation.session_id}` · model `{conversation.model_endpoint or 'default'}`")
+render_messages(conversation.messages)
+st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
