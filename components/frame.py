@@ -8,6 +8,7 @@ calls `ensure_frame()` first, which runs the page through the frame when Home.py
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import streamlit as st
@@ -46,13 +47,18 @@ def _menu(*, is_admin: bool) -> StreamlitPage:
 
 def _navigation() -> StreamlitPage:
     st.set_page_config(page_title="Chat", page_icon=":material/forum:", layout="wide")
-    # Settings and the user are quick (no database); the menu goes out next, before anything slow,
-    # so no other menu is ever on screen for long. The runtime module pulls in the database and
-    # model libraries, so it is imported only after the menu.
+    cold_process = "components.access" not in sys.modules
+    if cold_process:
+        # First run in this server process: importing settings takes a moment, and Streamlit's
+        # automatic menu is already on screen. Replace it at once with the menu everyone sees;
+        # an admin's entry is added below, once the user is known.
+        page = _menu(is_admin=False)
     from components.access import current_user_or_stop, settings_or_stop
 
     user = current_user_or_stop(settings_or_stop())
-    page = _menu(is_admin=user.is_admin)
+    if user.is_admin or not cold_process:
+        page = _menu(is_admin=user.is_admin)
+    # The runtime pulls in the database and model libraries: imported only after the menu is out.
     from components.runtime import application_or_stop
 
     application_or_stop()  # starts the database and applies migrations once per process
