@@ -25,111 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from seed_data import RARE_WORD, TARGET, TOTAL_MESSAGES, seed  # noqa: E402
+
 from persistence.database import build_engine, session_factory  # noqa: E402
 from persistence.embedded import start_embedded_server, stop_embedded_server  # noqa: E402
 from persistence.migrate import apply_migrations  # noqa: E402
 from services.history import HistoryService, SessionFilters  # noqa: E402
 from services.views import User  # noqa: E402
-
-TARGET = "target@example.com"
-USERS = 100
-TOTAL_MESSAGES = 1_000_000
-TARGET_SESSIONS = 10_000
-TARGET_MESSAGES_PER_SESSION = 20  # 200,000 messages
-OTHER_SESSIONS = 10_000  # about 101 for each of the 99 other users, 80 messages each
-RARE_WORD = "kayak"  # in every 100th message: about 1%
-
-# A few hundred ordinary words; messages are 12 of them, picked by a hash of the message number.
-VOCABULARY = """
-time person year way day thing man world life hand part child eye woman place work week case
-point government company number group problem fact data table query model answer question river
-mountain city garden kitchen window paper letter music movie story travel budget report meeting
-project plan design system network server client cloud storage memory process thread engine
-database index search history session message reply token stream prompt summary review feature
-release version update issue market price customer order product service support team manager
-office email phone call schedule morning evening night summer winter spring autumn weather rain
-snow wind sun moon star ocean island forest lake field road bridge car train plane ticket hotel
-room dinner lunch coffee tea bread cheese apple orange banana tomato potato recipe oven salt
-sugar pepper doctor health sleep exercise walk run swim bike book chapter page word sentence
-language grammar school teacher student lesson exam score
-""".split()  # noqa: SIM905 - a paragraph of words reads better than a list
-
-
-def seed(engine) -> None:  # noqa: ANN001 - an Engine
-    words = "ARRAY[" + ",".join(f"'{w}'" for w in VOCABULARY) + "]"
-    n = len(VOCABULARY)
-    other_messages = TOTAL_MESSAGES - TARGET_SESSIONS * TARGET_MESSAGES_PER_SESSION
-    other_sessions = OTHER_SESSIONS
-    per_other_session = other_messages // other_sessions
-    started = time.perf_counter()
-    with engine.begin() as connection:
-        connection.execute(text("ALTER TABLE chat_message SET (autovacuum_enabled = false)"))
-        # Sessions: the target's 10,000 spread over a year; the others' shared among 99 users.
-        connection.execute(
-            text(
-                """
-                INSERT INTO chat_session (id, owner_id, title, model_endpoint, created_at, updated_at)
-                SELECT gen_random_uuid(),
-                       CASE WHEN g <= :target_sessions THEN :target
-                            ELSE 'user' || mod(g, 99) || '@example.com' END,
-                       'Chat number ' || g,
-                       CASE mod(g, 3) WHEN 0 THEN 'model-a' WHEN 1 THEN 'model-b' ELSE 'model-c' END,
-                       now() - mod(g, 365) * interval '1 day' - mod(g, 86400) * interval '1 second',
-                       now() - mod(g, 365) * interval '1 day' + mod(g, 86400) * interval '1 second'
-                FROM generate_series(1, :all_sessions) AS g
-                """
-            ),
-            {
-                "target": TARGET,
-                "target_sessions": TARGET_SESSIONS,
-                "all_sessions": TARGET_SESSIONS + other_sessions,
-            },
-        )
-        connection.execute(
-            text(
-                f"""
-                WITH numbered AS (
-                    SELECT id, owner_id, row_number() OVER (ORDER BY created_at, id) AS n,
-                           CASE WHEN owner_id = :target THEN CAST(:per_target AS integer)
-                                ELSE CAST(:per_other AS integer) END AS messages
-                    FROM chat_session
-                )
-                INSERT INTO chat_message (session_id, seq, role, content, status, created_at)
-                SELECT s.id, m, CASE WHEN mod(m, 2) = 1 THEN 'user' ELSE 'assistant' END,
-                       array_to_string(ARRAY(
-                           SELECT ({words})[1 + mod(s.n * 7919 + m * 104729 + k * 31337, {n})]
-                           FROM generate_series(1, 12) AS k
-                       ), ' ') || CASE WHEN mod(s.n * 31 + m, 100) = 0 THEN ' {RARE_WORD}' ELSE '' END,
-                       'complete', now()
-                FROM numbered s, generate_series(1, s.messages) AS m
-                """
-            ),
-            {"target": TARGET, "per_target": TARGET_MESSAGES_PER_SESSION, "per_other": per_other_session},
-        )
-        connection.execute(
-            text(
-                """
-                UPDATE chat_session s SET message_count = c.n, last_message_preview = left(last.content, 200)
-                FROM (
-                    SELECT session_id, count(*) AS n, max(seq) AS last_seq
-                    FROM chat_message GROUP BY session_id
-                ) c
-                JOIN chat_message last ON last.session_id = c.session_id AND last.seq = c.last_seq
-                WHERE s.id = c.session_id
-                """
-            )
-        )
-        connection.execute(text("ALTER TABLE chat_message SET (autovacuum_enabled = true)"))
-    # VACUUM refuses to run in a transaction: use the driver's connection in autocommit mode.
-    raw = engine.raw_connection()
-    try:
-        raw.rollback()  # the pool's ping may have opened a transaction
-        raw.driver_connection.autocommit = True
-        raw.driver_connection.run("VACUUM ANALYZE")
-    finally:
-        raw.driver_connection.autocommit = False
-        raw.close()
-    print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def measure(name: str, runs: int, action: Callable[[], object]) -> None:
