@@ -1,22 +1,25 @@
 """The engine factory: one SQLAlchemy engine per process, pointed at whichever PostgreSQL is configured.
 
-| configured            | database                                              |
-|-----------------------|-------------------------------------------------------|
-| DATABASE_URL          | that server (driver forced to pg8000)                 |
-| nothing               | the embedded PostgreSQL under EMBEDDED_DB_DIR         |
+| configured                          | database                                              |
+|-------------------------------------|-------------------------------------------------------|
+| DATABASE_URL                        | that server (driver forced to pg8000)                 |
+| PGHOST + LAKEBASE_ENDPOINT/INSTANCE | Lakebase, with OAuth credentials (persistence.lakebase) |
+| nothing                             | the embedded PostgreSQL under EMBEDDED_DB_DIR         |
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.embedded import start_embedded_server
+from persistence.lakebase import LakebaseCredentials, LakebaseTarget, build_lakebase_engine
 from services.config import Settings
 
 
@@ -38,6 +41,25 @@ def resolve_database_target(settings: Settings) -> DatabaseTarget:
         )
     server = start_embedded_server(settings.embedded_db_path())
     return DatabaseTarget(url=server.sqlalchemy_url(), description="embedded PostgreSQL (local)")
+
+
+def open_database(settings: Settings, *, workspace_client: Callable[[], Any]) -> tuple[Engine, str]:
+    """The engine for the configured database and a description of it for the UI (no secrets)."""
+    if settings.uses_lakebase:
+        assert settings.pghost is not None and settings.pguser is not None
+        target = LakebaseTarget(
+            host=settings.pghost,
+            port=settings.pgport,
+            database=settings.pgdatabase,
+            user=settings.pguser,
+            sslmode=settings.pgsslmode,
+            endpoint=settings.lakebase_endpoint,
+            instance_name=settings.lakebase_instance_name,
+        )
+        credentials = LakebaseCredentials(target, workspace_client=workspace_client)
+        return build_lakebase_engine(target, credentials), target.description
+    plain = resolve_database_target(settings)
+    return build_engine(plain.url), plain.description
 
 
 def build_engine(url: str, *, pool_size: int = 10) -> Engine:

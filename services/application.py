@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from persistence.database import build_engine, resolve_database_target, session_factory
+from persistence.database import open_database, session_factory
 from persistence.migrate import apply_migrations
+from persistence.reconnect import retry_on_disconnect
 from services.admin import AdminService
 from services.chat import ChatService
 from services.config import Settings
@@ -17,6 +18,7 @@ from services.feedback import FeedbackService
 from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
 from services.turns import TurnRunner
+from services.workspace import workspace_client
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +41,9 @@ class Application:
         self.engine.dispose()
 
 
-def build_application(settings: Settings, *, database_url: str | None = None) -> Application:
-    if database_url is None:
-        target = resolve_database_target(settings)
-        database_url, description = target.url, target.description
-    else:
-        description = "PostgreSQL (given)"
-    engine = build_engine(database_url)
-    apply_migrations(engine)
+def build_application(settings: Settings) -> Application:
+    engine, description = open_database(settings, workspace_client=lambda: workspace_client(settings))
+    retry_on_disconnect(lambda: apply_migrations(engine))
     sessions = session_factory(engine)
     models = ModelClientFactory(settings)
     runner = TurnRunner(sessions=sessions, models=models, settings=settings)

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     # Database. Unset: an embedded PostgreSQL under EMBEDDED_DB_DIR.
     database_url: SecretStr | None = None
     embedded_db_dir: Path = Path(".data/postgres")
+    # Lakebase, as a Databricks App's database resource provides it. The password is an OAuth
+    # token generated for LAKEBASE_ENDPOINT (Autoscaling) or LAKEBASE_INSTANCE_NAME (provisioned).
+    pghost: str | None = None
+    pgport: int = Field(default=5432, ge=1, le=65535)
+    pgdatabase: str = "databricks_postgres"
+    pguser: str | None = None
+    pgsslmode: str = "require"
+    lakebase_endpoint: str | None = None
+    lakebase_instance_name: str | None = None
 
     # Model.
     llm_endpoint: str | None = None
@@ -103,7 +112,22 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("llm_endpoint", "databricks_app_name")
+    @field_validator("pgsslmode")
+    @classmethod
+    def _known_sslmode(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}:
+            raise ValueError("must be one of disable, allow, prefer, require, verify-ca, verify-full")
+        return value
+
+    @field_validator(
+        "llm_endpoint",
+        "databricks_app_name",
+        "pghost",
+        "pguser",
+        "lakebase_endpoint",
+        "lakebase_instance_name",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -117,6 +141,19 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _lakebase_is_complete(self) -> Settings:
+        if self.pghost is None or self.database_url is not None:
+            return self
+        if self.pguser is None:
+            raise ValueError("PGHOST is set, so PGUSER must be too (the app's service principal client id)")
+        if self.lakebase_endpoint is None and self.lakebase_instance_name is None:
+            raise ValueError(
+                "PGHOST is set: also set LAKEBASE_ENDPOINT (Autoscaling) "
+                "or LAKEBASE_INSTANCE_NAME (provisioned)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_placeholders_in_production(self) -> Settings:
@@ -135,6 +172,10 @@ class Settings(BaseSettings):
     @property
     def is_databricks_app(self) -> bool:
         return self.databricks_app_name is not None
+
+    @property
+    def uses_lakebase(self) -> bool:
+        return self.database_url is None and self.pghost is not None
 
     @property
     def is_production(self) -> bool:

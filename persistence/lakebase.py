@@ -1,0 +1,163 @@
+"""Lakebase (Databricks' managed PostgreSQL): OAuth credentials as passwords, TLS, reconnects.
+
+A Databricks App with a database resource gets PGHOST, PGUSER, PGDATABASE, PGPORT and PGSSLMODE.
+The password is a short-lived OAuth token generated with databricks-sdk for the app's identity:
+- Autoscaling: `postgres.generate_database_credential(endpoint=LAKEBASE_ENDPOINT)`
+- provisioned: `database.generate_database_credential(instance_names=[LAKEBASE_INSTANCE_NAME])`
+
+The token is cached and refreshed well before it expires (concurrent refreshes wait for one call),
+handed to each new connection through SQLAlchemy's `do_connect` event, and never logged. A login
+refused with the cached token (rotated early) refreshes it once and tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+from persistence.reconnect import AUTH_FAILED, sqlstate
+
+logger = logging.getLogger(__name__)
+
+# Refresh this long before the token expires (tokens live about an hour).
+REFRESH_MARGIN_SECONDS = 300
+# Replace pooled connections well within a token's lifetime.
+POOL_RECYCLE_SECONDS = 1800
+
+
+@dataclass(frozen=True)
+class LakebaseTarget:
+    host: str
+    port: int
+    database: str
+    user: str
+    sslmode: str
+    endpoint: str | None  # Autoscaling endpoint path (projects/.../branches/.../endpoints/...)
+    instance_name: str | None  # provisioned instance
+
+    @property
+    def description(self) -> str:
+        return f"Lakebase at {self.host}/{self.database}"
+
+
+@dataclass(frozen=True)
+class Credential:
+    token: str
+    expires_at: float  # time.time() seconds
+
+
+def _expiry_seconds(value: Any) -> float:
+    """The SDK gives a protobuf-style Timestamp, an ISO string or nothing; assume an hour when unknown."""
+    if value is None:
+        return time.time() + 3600
+    if hasattr(value, "ToDatetime"):
+        return value.ToDatetime(tzinfo=UTC).timestamp()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time() + 3600
+
+
+class LakebaseCredentials:
+    """Caches the database token; one refresh at a time, shared by every waiting thread."""
+
+    def __init__(self, target: LakebaseTarget, *, workspace_client: Callable[[], Any]) -> None:
+        self._target = target
+        self._workspace_client = workspace_client
+        self._client: Any = None
+        self._credential: Credential | None = None
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    def _generate(self) -> Credential:
+        if self._client is None:
+            self._client = self._workspace_client()
+        if self._target.endpoint:
+            response = self._client.postgres.generate_database_credential(endpoint=self._target.endpoint)
+        else:
+            response = self._client.database.generate_database_credential(
+                instance_names=[self._target.instance_name], request_id=str(uuid.uuid4())
+            )
+        expires = getattr(response, "expire_time", None) or getattr(response, "expiration_time", None)
+        return Credential(token=response.token, expires_at=_expiry_seconds(expires))
+
+    def token(self, *, force_refresh: bool = False) -> str:
+        seen = self._credential
+        with self._lock:
+            current = self._credential
+            # Another thread refreshed while this one waited: use its token.
+            refreshed_meanwhile = current is not None and current is not seen
+            stale = current is None or current.expires_at - time.time() < REFRESH_MARGIN_SECONDS
+            if stale or (force_refresh and not refreshed_meanwhile):
+                self._credential = current = self._generate()
+                self.refreshes += 1
+                logger.info(
+                    "Lakebase credential refreshed (valid for %.0f s)", current.expires_at - time.time()
+                )
+            assert current is not None
+            return current.token
+
+
+def tls_context(sslmode: str) -> ssl.SSLContext | None:
+    """pg8000 takes TLS settings only as an ssl_context: verify the server unless told not to."""
+    if sslmode == "disable":
+        return None
+    context = ssl.create_default_context()
+    if sslmode in {"allow", "prefer", "require"}:
+        # libpq's "require" encrypts without checking the certificate; Lakebase presents a
+        # certificate from a public CA, so this app verifies it anyway.
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def build_lakebase_engine(
+    target: LakebaseTarget, credentials: LakebaseCredentials, *, pool_size: int = 10
+) -> Engine:
+    url = URL.create(
+        "postgresql+pg8000",
+        username=target.user,
+        host=target.host,
+        port=target.port,
+        database=target.database,
+    )
+    connect_args: dict[str, Any] = {"timeout": 10}
+    context = tls_context(target.sslmode)
+    if context is not None:
+        connect_args["ssl_context"] = context
+    engine = create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,  # Lakebase scales to zero and drops idle connections
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        hide_parameters=True,
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_with_token(dialect, connection_record, cargs, cparams):  # noqa: ANN001, ANN202
+        cparams["password"] = credentials.token()
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            if sqlstate(error) != AUTH_FAILED:
+                raise
+            # The token was rotated before its stated expiry: get a new one and try once more.
+            logger.warning("Lakebase refused the cached credential; refreshing it")
+            cparams["password"] = credentials.token(force_refresh=True)
+            return dialect.connect(*cargs, **cparams)
+
+    return engine

@@ -1,0 +1,72 @@
+"""Recognise a broken database connection and repeat work that is safe to repeat.
+
+Lakebase scales to zero, restarts computes and rotates credentials; PostgreSQL anywhere can drop a
+connection. `pool_pre_ping` replaces dead pooled connections at checkout; this covers a connection
+that breaks while it is in use.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+logger = logging.getLogger(__name__)
+
+# SQLSTATEs of a refused login or a lost connection: invalid password (a rotated credential),
+# admin shutdown, cannot connect now, and the connection-exception class.
+RETRYABLE_SQLSTATES = frozenset({"28P01", "57P01", "57P03", "08000", "08003", "08006"})
+AUTH_FAILED = "28P01"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The PostgreSQL error code inside a pg8000/SQLAlchemy error, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, dict) and "C" in arg:
+                return str(arg["C"])
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
+def is_connection_error(error: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    code = sqlstate(error)
+    if code in RETRYABLE_SQLSTATES:
+        return True
+    text = type(getattr(error, "orig", error)).__name__
+    return text in {"InterfaceError", "OperationalError"} and code is None
+
+
+def retry_on_disconnect(work: Callable[[], Any], *, attempts: int = 3, pause_seconds: float = 0.2) -> Any:
+    """Run `work` again when the connection broke under it. Only for work that is safe to repeat."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as error:
+            if attempt == attempts or not is_connection_error(error):
+                raise
+            logger.warning("Database connection lost (%s); retrying", sqlstate(error) or type(error).__name__)
+            time.sleep(pause_seconds * attempt)
+    raise AssertionError("unreachable")
+
+
+def safe_to_repeat(method: Callable[P, R]) -> Callable[P, R]:
+    """Mark a use case that may run again after a lost connection (reads, idempotent writes)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return retry_on_disconnect(lambda: method(*args, **kwargs))
+
+    return wrapper

@@ -1,0 +1,28 @@
+"""The Databricks workspace client, built on first use with short timeouts.
+
+`WorkspaceClient()` calls the network as soon as a host is set and by default retries for minutes
+on an unreachable host, so nothing builds one at start-up or while drawing a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.config import Settings
+
+
+def workspace_client(settings: Settings) -> Any:
+    from databricks.sdk import WorkspaceClient
+
+    kwargs: dict[str, Any] = {
+        "http_timeout_seconds": settings.databricks_timeout_seconds,
+        "retry_timeout_seconds": settings.databricks_timeout_seconds,
+    }
+    if settings.databricks_host:
+        kwargs["host"] = settings.databricks_host
+    if settings.databricks_token:
+        kwargs["token"] = settings.databricks_token.get_secret_value()
+        kwargs["auth_type"] = "pat"
+    # Otherwise the SDK's unified auth finds DATABRICKS_CLIENT_ID/SECRET (a Databricks App's service
+    # principal) or a profile by itself.
+    return WorkspaceClient(**kwargs)
