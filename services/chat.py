@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
 from services.config import Settings
 from services.model_clients.factory import ModelClientFactory
@@ -117,6 +118,7 @@ class ChatService:
             db.refresh(row)
             return _session_view(row)
 
+    @safe_to_repeat
     def get_session(self, user: User, session_id: uuid.UUID) -> SessionView:
         with unit_of_work(self._sessions) as db:
             row = SessionRepository(db, owner_id=user.email).get(session_id)
@@ -124,6 +126,7 @@ class ChatService:
                 raise SessionNotFound(str(session_id))
             return _session_view(row)
 
+    @safe_to_repeat
     def recent_sessions(self, user: User, *, limit: int = 20) -> list[SessionSummary]:
         with unit_of_work(self._sessions) as db:
             return [
@@ -138,6 +141,7 @@ class ChatService:
                 for row in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
             ]
 
+    @safe_to_repeat
     def dashboard(self, user: User, *, recent: int = 5) -> Dashboard:
         with unit_of_work(self._sessions) as db:
             week_ago = datetime.now(UTC) - timedelta(days=7)
@@ -170,6 +174,7 @@ class ChatService:
             ),
         )
 
+    @safe_to_repeat
     def update_model_settings(
         self,
         user: User,
@@ -201,6 +206,7 @@ class ChatService:
 
     # -- messages and turns -----------------------------------------------------------------------
 
+    @safe_to_repeat
     def messages(self, user: User, session_id: uuid.UUID) -> list[MessageView]:
         with unit_of_work(self._sessions) as db:
             if SessionRepository(db, owner_id=user.email).get(session_id) is None:
@@ -210,6 +216,7 @@ class ChatService:
                 for m in MessageRepository(db, owner_id=user.email).list_for_session(session_id)
             ]
 
+    @safe_to_repeat
     def submit_message(
         self, user: User, session_id: uuid.UUID | None, text: str | None, *, client_message_id: str
     ) -> SubmitResult:
@@ -332,6 +339,7 @@ class ChatService:
         self._runner.start(result.request_id, owner_id=user.email)
         return result
 
+    @safe_to_repeat
     def open_request(self, user: User, session_id: uuid.UUID) -> RequestView | None:
         """The unfinished request of a session, if any. One whose runner is gone for good is closed."""
         with unit_of_work(self._sessions) as db:

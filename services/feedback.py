@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, FeedbackRow
+from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository
 from services.text import make_storable
 from services.views import User
@@ -32,6 +33,7 @@ class FeedbackService:
     def __init__(self, *, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @safe_to_repeat
     def rate(self, user: User, message_id: int, rating: int | None, comment: str | None = None) -> None:
         """Set (or with `rating=None`, remove) the user's rating of one of their own replies."""
         if rating not in (1, -1, None):
@@ -59,6 +61,7 @@ class FeedbackService:
                 )
             db.commit()
 
+    @safe_to_repeat
     def ratings_in_session(self, user: User, session_id: uuid.UUID) -> dict[int, Rating]:
         """The user's ratings of the replies in one of their sessions, by message id."""
         with unit_of_work(self._sessions) as db:

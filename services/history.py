@@ -23,6 +23,7 @@ from persistence.history import (
     SessionFilters,
 )
 from persistence.orm import ChatMessageRow, ChatSessionRow
+from persistence.reconnect import safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
 from services.chat import SessionNotFound
 from services.text import make_storable
@@ -120,6 +121,7 @@ class HistoryService:
 
     # -- browsing ---------------------------------------------------------------------------------
 
+    @safe_to_repeat
     def list_page(
         self, user: User, filters: SessionFilters, *, after: Cursor | None = None, page_size: int = PAGE_SIZE
     ) -> HistoryPage:
@@ -134,6 +136,7 @@ class HistoryService:
             next_cursor = Cursor(rows[-1].updated_at, rows[-1].id) if more else None
             return HistoryPage([_item(r) for r in pinned], [_item(r) for r in rows], next_cursor)
 
+    @safe_to_repeat
     def search(
         self, user: User, query: str, filters: SessionFilters, *, limit: int = SEARCH_LIMIT
     ) -> list[HistoryItem] | None:
@@ -150,6 +153,7 @@ class HistoryService:
                 for hit in repository.search(query, filters, limit=limit)
             ]
 
+    @safe_to_repeat
     def models_used(self, user: User) -> list[str]:
         with unit_of_work(self._sessions) as db:
             return HistoryRepository(db, owner_id=user.email).models_used()
@@ -237,12 +241,14 @@ class HistoryService:
             ],
         }
 
+    @safe_to_repeat
     def export_json(self, user: User, session_id: uuid.UUID) -> str:
         with unit_of_work(self._sessions) as db:
             return (
                 json.dumps(self._export_document(db, user, session_id), ensure_ascii=False, indent=2) + "\n"
             )
 
+    @safe_to_repeat
     def export_markdown(self, user: User, session_id: uuid.UUID) -> str:
         with unit_of_work(self._sessions) as db:
             document = self._export_document(db, user, session_id)

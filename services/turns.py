@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+from persistence.reconnect import retry_on_disconnect
 from persistence.repositories import (
     MessageRepository,
     RequestRepository,
@@ -69,6 +70,18 @@ def clean_model_title(suggestion: str) -> str:
     line = make_storable(line).text.strip().removeprefix("Title:").strip()
     line = line.strip("\"'`*#").strip().rstrip(".").strip()
     return line[:TITLE_MAX_CHARS].strip()
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """What a turn needs once its request is marked streaming: read in one short transaction."""
+
+    session_id: uuid.UUID
+    question: str
+    first_turn: bool
+    endpoint: str
+    params: GenerationParams
+    prompt: list[PromptMessage]
 
 
 @dataclass(frozen=True)
@@ -248,20 +261,27 @@ class TurnRunner:
                 self._buffers.pop(buffer.request_id, None)
 
     def _run(self, buffer: TurnBuffer, owner_id: str) -> None:
-        request_id = buffer.request_id
         started = self._clock()
+        prepared = retry_on_disconnect(lambda: self._prepare(buffer, owner_id))
+        if prepared is None:
+            return
+        self._stream(buffer, owner_id, prepared, started)
+
+    def _prepare(self, buffer: TurnBuffer, owner_id: str) -> PreparedTurn | None:
+        """Load what the turn needs and mark it streaming; None (buffer finished) when it cannot run."""
+        request_id = buffer.request_id
         with unit_of_work(self._sessions) as db:
             requests = RequestRepository(db, owner_id=owner_id)
             request = requests.get(request_id, for_update=True)
             if request is None or request.status not in ("pending", "streaming"):
                 buffer.finish(TurnOutcome("error", "", "This reply was already finished."))
-                return
+                return None
             session = SessionRepository(db, owner_id=owner_id).get(request.session_id)
             messages = MessageRepository(db, owner_id=owner_id)
             user_message = messages.get(request.user_message_id)
             if session is None or user_message is None:
                 buffer.finish(TurnOutcome("error", "", "This conversation no longer exists."))
-                return
+                return None
             history = [
                 HistoryMessage(m.role, m.content, m.status)
                 for m in messages.list_recent_for_context(
@@ -281,12 +301,25 @@ class TurnRunner:
             )
             request.status = "streaming"
             request.started_at = func.now()
-            session_id, question, first_turn = session.id, user_message.content, user_message.seq == 1
+            prepared = PreparedTurn(
+                session_id=session.id,
+                question=user_message.content,
+                first_turn=user_message.seq == 1,
+                endpoint=endpoint,
+                params=params,
+                prompt=build_context(
+                    system_prompt=system_prompt,
+                    history=history,
+                    char_budget=self._settings.context_char_budget,
+                ),
+            )
             db.commit()
+            return prepared
 
-        prompt = build_context(
-            system_prompt=system_prompt, history=history, char_budget=self._settings.context_char_budget
-        )
+    def _stream(self, buffer: TurnBuffer, owner_id: str, prepared: PreparedTurn, started: float) -> None:
+        request_id = buffer.request_id
+        session_id, question, first_turn = prepared.session_id, prepared.question, prepared.first_turn
+        endpoint, params, prompt = prepared.endpoint, prepared.params, prepared.prompt
         client = self._models.client_for(endpoint)
         first_token_at: float | None = None
         usage: Usage | None = None
@@ -388,10 +421,13 @@ class TurnRunner:
             logger.warning("Saving the model's title for session %s failed", session_id, exc_info=True)
 
     def _checkpoint(self, request_id: uuid.UUID, owner_id: str, text: str) -> None:
-        try:
+        def save() -> None:
             with unit_of_work(self._sessions) as db:
                 RequestRepository(db, owner_id=owner_id).checkpoint(request_id, make_storable(text).text)
                 db.commit()
+
+        try:
+            retry_on_disconnect(save)
         except Exception:
             # A missed checkpoint costs only durability of a partial reply; the turn goes on.
             logger.warning("Turn %s: checkpoint failed", request_id, exc_info=True)
