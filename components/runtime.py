@@ -20,7 +20,6 @@ logger = logging.getLogger(__name__)
 
 @st.cache_resource(show_spinner="Starting the database…")
 def _application(_settings: Settings) -> Application:
-    logging.basicConfig(level=_settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     application = build_application(_settings)
     # On SIGTERM (stop_app.sh, a redeploy) replies in flight are saved as interrupted, not lost.
     atexit.register(application.close)

@@ -126,17 +126,22 @@ def tls_context(sslmode: str) -> ssl.SSLContext | None:
 def build_lakebase_engine(
     target: LakebaseTarget, credentials: LakebaseCredentials, *, pool_size: int = 10
 ) -> Engine:
-    url = URL.create(
-        "postgresql+pg8000",
-        username=target.user,
-        host=target.host,
-        port=target.port,
-        database=target.database,
-    )
     connect_args: dict[str, Any] = {"timeout": 10}
-    context = tls_context(target.sslmode)
-    if context is not None:
-        connect_args["ssl_context"] = context
+    if target.host.startswith("/"):
+        # As in libpq, a host that is a path names the folder of a Unix socket (no TLS there).
+        url = URL.create("postgresql+pg8000", username=target.user, database=target.database)
+        connect_args["unix_sock"] = f"{target.host}/.s.PGSQL.{target.port}"
+    else:
+        url = URL.create(
+            "postgresql+pg8000",
+            username=target.user,
+            host=target.host,
+            port=target.port,
+            database=target.database,
+        )
+        context = tls_context(target.sslmode)
+        if context is not None:
+            connect_args["ssl_context"] = context
     engine = create_engine(
         url,
         connect_args=connect_args,

@@ -41,7 +41,19 @@ class Application:
         self.engine.dispose()
 
 
+# Loggers that write request and response bodies at DEBUG: those bodies carry OAuth tokens and
+# database credentials, so these never go below INFO, whatever LOG_LEVEL says.
+_BODY_LOGGERS = ("databricks.sdk", "httpx2", "httpcore2", "openai", "urllib3")
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in _BODY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+
+
 def build_application(settings: Settings) -> Application:
+    configure_logging(settings)
     engine, description = open_database(settings, workspace_client=lambda: workspace_client(settings))
     retry_on_disconnect(lambda: apply_migrations(engine))
     sessions = session_factory(engine)

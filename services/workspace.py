@@ -13,6 +13,7 @@ from services.config import Settings
 
 def workspace_client(settings: Settings) -> Any:
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
 
     kwargs: dict[str, Any] = {
         "http_timeout_seconds": settings.databricks_timeout_seconds,
@@ -25,4 +26,4 @@ def workspace_client(settings: Settings) -> Any:
         kwargs["auth_type"] = "pat"
     # Otherwise the SDK's unified auth finds DATABRICKS_CLIENT_ID/SECRET (a Databricks App's service
     # principal) or a profile by itself.
-    return WorkspaceClient(**kwargs)
+    return WorkspaceClient(config=Config(**kwargs))

@@ -1,10 +1,15 @@
-"""A fake Databricks workspace serving endpoint on loopback that speaks the real protocol.
+"""A fake Databricks workspace on loopback that speaks the real protocols the app uses.
 
 Routes:
+- `GET /oidc/.well-known/oauth-authorization-server` and `POST /oidc/v1/token`: OAuth for a service
+  principal (client credentials), as databricks-sdk uses it with DATABRICKS_CLIENT_ID/SECRET.
+- `POST /api/2.0/postgres/credentials` (Lakebase Autoscaling) and `POST /api/2.0/database/credentials`
+  (provisioned): a database credential, whatever `database_password` currently returns.
+- `GET /api/2.0/serving-endpoints`: the endpoint list.
 - `POST /serving-endpoints/{name}/invocations`: Databricks' query API (OpenAI chat format, SSE when
   `stream` is true: `data: {chunk}` lines, usage in the last chunk, then `data: [DONE]`).
 - `POST /serving-endpoints/chat/completions`: the OpenAI-compatible route (model in the body).
-- `GET /.well-known/databricks-config`: 404, as on workspaces without host metadata.
+- `GET /.well-known/databricks-config`: the host metadata, pointing at the OAuth endpoints.
 
 Endpoint names choose the behaviour, so one server serves every scenario:
 `chat` (a normal streamed reply), `status-401`/`403`/`429`/`500`/`503`, `context-too-long`,
@@ -14,12 +19,15 @@ Endpoint names choose the behaviour, so one server serves every scenario:
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 CHUNK_DELAY_SECONDS = 0.01
 
@@ -35,6 +43,11 @@ class RecordedRequest:
 @dataclass
 class FakeServing:
     token: str = "dapi-test-token"
+    client_id: str = "app-service-principal"
+    client_secret: str = "oauth-client-secret-value"
+    issued_tokens: list[str] = field(default_factory=list)
+    database_password: Callable[[], str] | None = None
+    credential_calls: int = 0
     first_token_delay_seconds: float = 0.0
     slow_first_token_seconds: float = 3.0
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -45,6 +58,16 @@ class FakeServing:
         assert self.server is not None
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def endpoint_list(self) -> list[dict[str, Any]]:
+        """What `GET /api/2.0/serving-endpoints` answers: chat endpoints, one not ready, one embedding."""
+        ready = {"ready": "READY", "config_update": "NOT_UPDATING"}
+        return [
+            {"name": "chat", "task": "llm/v1/chat", "state": ready},
+            {"name": "agent-endpoint", "task": "agent/v1/chat", "state": ready},
+            {"name": "warming-up", "task": "llm/v1/chat", "state": {"ready": "NOT_READY"}},
+            {"name": "embeddings", "task": "llm/v1/embeddings", "state": ready},
+        ]
 
     def reply_text(self, body: dict[str, Any]) -> str:
         last_user = next(
@@ -86,15 +109,76 @@ class FakeServing:
                 self.wfile.write(f"data: {text}\n\n".encode())
                 self.wfile.flush()
 
+            def _authorized(self) -> bool:
+                accepted = {f"Bearer {fake.token}", *(f"Bearer {t}" for t in fake.issued_tokens)}
+                return self.headers.get("Authorization") in accepted
+
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 fake.requests.append(
                     RecordedRequest("GET", self.path, self.headers.get("Authorization"), None)
                 )
+                path = self.path.split("?")[0]
+                if path == "/.well-known/databricks-config":
+                    # Host metadata, as workspaces publish it: where OAuth lives.
+                    self._json(200, {"oidc_endpoint": f"{fake.url}/oidc", "workspace_id": "1234567890"})
+                    return
+                if path == "/oidc/.well-known/oauth-authorization-server":
+                    self._json(
+                        200,
+                        {
+                            "issuer": f"{fake.url}/oidc",
+                            "authorization_endpoint": f"{fake.url}/oidc/v1/authorize",
+                            "token_endpoint": f"{fake.url}/oidc/v1/token",
+                        },
+                    )
+                    return
+                if path == "/api/2.0/serving-endpoints":
+                    if not self._authorized():
+                        self._json(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
+                        return
+                    self._json(200, {"endpoints": fake.endpoint_list()})
+                    return
                 self._json(404, {"error_code": "NOT_FOUND", "message": "no such resource"})
+
+            def _token_request(self, raw: bytes) -> None:
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                client_id, secret = form.get("client_id"), form.get("client_secret")
+                authorization = self.headers.get("Authorization", "")
+                if authorization.startswith("Basic "):
+                    client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+                if (client_id, secret) != (fake.client_id, fake.client_secret):
+                    self._json(401, {"error": "invalid_client", "error_description": "bad client"})
+                    return
+                access_token = f"oauth-access-{len(fake.issued_tokens) + 1}-{time.time_ns()}"
+                fake.issued_tokens.append(access_token)
+                self._json(200, {"access_token": access_token, "token_type": "Bearer", "expires_in": 3600})
+
+            def _database_credential(self, provisioned: bool) -> None:
+                if not self._authorized():
+                    self._json(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
+                    return
+                if fake.database_password is None:
+                    self._json(404, {"error_code": "NOT_FOUND", "message": "no database"})
+                    return
+                fake.credential_calls += 1
+                expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+                key = "expiration_time" if provisioned else "expire_time"
+                self._json(200, {"token": fake.database_password(), key: expires})
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                path = self.path.split("?")[0]
+                if path == "/oidc/v1/token":
+                    fake.requests.append(RecordedRequest("POST", path, None, None))
+                    self._token_request(raw)
+                    return
+                if path in {"/api/2.0/postgres/credentials", "/api/2.0/database/credentials"}:
+                    fake.requests.append(
+                        RecordedRequest("POST", path, self.headers.get("Authorization"), None)
+                    )
+                    self._database_credential(provisioned=path.startswith("/api/2.0/database"))
+                    return
                 try:
                     body = json.loads(raw or b"{}")
                 except json.JSONDecodeError:
@@ -114,7 +198,7 @@ class FakeServing:
                 else:
                     self._json(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "not found"})
                     return
-                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                if not self._authorized():
                     self._json(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
                     return
                 self._serve(name, body)
