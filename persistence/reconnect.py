@@ -42,6 +42,10 @@ def is_connection_error(error: BaseException) -> bool:
 
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
+    # pg8000 can let a socket error through unwrapped (seen when pool_pre_ping meets a connection
+    # the server terminated): the connection is gone all the same.
+    if isinstance(error, ConnectionError):
+        return True
     code = sqlstate(error)
     if code in RETRYABLE_SQLSTATES:
         return True

@@ -9,71 +9,20 @@ every app connection with pg_terminate_backend, while chat turns keep being save
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from persistence.lakebase import LakebaseCredentials, LakebaseTarget
 from services.application import build_application
 from services.config import Settings
 from services.views import User
-from tests.conftest import create_database
+from tests.conftest import APP_ROLE, LAKEBASE_DATABASE
+from tests.conftest import LAKEBASE_ENDPOINT as ENDPOINT
 
 pytestmark = pytest.mark.integration
-
-APP_ROLE = "app_service_principal"
-LAKEBASE_DATABASE = "lakebase_standin"
-ENDPOINT = "projects/chat/branches/production/endpoints/primary"
-
-
-@pytest.fixture
-def lakebase_standin(pg_server):
-    """A database only APP_ROLE owns, reachable only with its current password."""
-    create_database(pg_server, LAKEBASE_DATABASE)
-    admin = create_engine(pg_server.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
-    password = {"current": secrets.token_urlsafe(24)}
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP OWNED BY {APP_ROLE}")) if _role_exists(connection) else None
-        connection.execute(text(f"DROP ROLE IF EXISTS {APP_ROLE}"))
-        connection.execute(text(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{password['current']}'"))
-        connection.execute(text(f'ALTER DATABASE "{LAKEBASE_DATABASE}" OWNER TO {APP_ROLE}'))
-    hba = Path(pg_server.data_dir) / "pg_hba.conf"
-    original = hba.read_text()
-    # Password checks for the app's role only; everything else stays as the suite expects.
-    hba.write_text(f"local all {APP_ROLE} scram-sha-256\n" + original)
-    with admin.connect() as connection:
-        connection.execute(text("SELECT pg_reload_conf()"))
-
-    def rotate() -> str:
-        password["current"] = secrets.token_urlsafe(24)
-        with admin.connect() as connection:
-            connection.execute(text(f"ALTER ROLE {APP_ROLE} PASSWORD '{password['current']}'"))
-        return password["current"]
-
-    def terminate_app_connections() -> int:
-        with admin.connect() as connection:
-            return len(
-                connection.execute(
-                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :role"),
-                    {"role": APP_ROLE},
-                ).all()
-            )
-
-    yield password, rotate, terminate_app_connections
-    hba.write_text(original)
-    with admin.connect() as connection:
-        connection.execute(text("SELECT pg_reload_conf()"))
-    admin.dispose()
-
-
-def _role_exists(connection) -> bool:  # noqa: ANN001
-    return bool(
-        connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).scalar()
-    )
 
 
 def wait_for_reply(app, user: User, session_id: uuid.UUID) -> None:
