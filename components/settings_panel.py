@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from services.endpoint_catalog import EndpointChoices
 from services.views import EffectiveModelSettings
 
 
@@ -17,11 +18,26 @@ class SettingsChange:
     system_prompt: str
 
 
-def render_settings_panel(current: EffectiveModelSettings, *, key: str) -> SettingsChange | None:
+def render_settings_panel(
+    current: EffectiveModelSettings, choices: EndpointChoices, *, key: str
+) -> SettingsChange | None:
     """A form in an expander; returns the new values when the user saves them."""
     expander = st.sidebar.expander("Model settings for this chat", expanded=False)
     with expander, st.form(key=f"{key}-form", border=False):
-        endpoint = st.text_input("Model endpoint", value=current.endpoint or "", key=f"{key}-endpoint")
+        options = list(
+            dict.fromkeys([*(choices.endpoints), *([current.endpoint] if current.endpoint else [])])
+        )
+        if len(options) > 1:
+            endpoint = st.selectbox(
+                "Model endpoint",
+                options,
+                index=options.index(current.endpoint or options[0]),
+                key=f"{key}-endpoint",
+            )
+        else:
+            endpoint = st.text_input("Model endpoint", value=current.endpoint or "", key=f"{key}-endpoint")
+        if choices.note:
+            st.caption(choices.note)
         temperature = st.slider(
             "Temperature",
             min_value=0.0,

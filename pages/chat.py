@@ -98,7 +98,9 @@ if prompt is not None:
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
 render_session_list(chat.recent_sessions(user, limit=20), current=session.id if session else None)
 effective = chat.effective_model_settings(session) if session else chat.default_model_settings()
-change = render_settings_panel(effective, key=f"settings-{session.id if session else 'new'}")
+change = render_settings_panel(
+    effective, app.endpoints.choices(), key=f"settings-{session.id if session else 'new'}"
+)
 if change is not None:
     session = _ensure_session(session)
     try:

@@ -14,6 +14,7 @@ from persistence.reconnect import retry_on_disconnect
 from services.admin import AdminService
 from services.chat import ChatService
 from services.config import Settings
+from services.endpoint_catalog import EndpointCatalog
 from services.feedback import FeedbackService
 from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
@@ -34,6 +35,7 @@ class Application:
     history: HistoryService
     feedback: FeedbackService
     admin: AdminService
+    endpoints: EndpointCatalog
 
     def close(self) -> None:
         """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
@@ -71,4 +73,12 @@ def build_application(settings: Settings) -> Application:
         history=HistoryService(sessions=sessions),
         feedback=FeedbackService(sessions=sessions),
         admin=AdminService(sessions=sessions),
+        endpoints=EndpointCatalog(
+            default_endpoint=models.default_endpoint,
+            workspace_client=(
+                (lambda: workspace_client(settings))
+                if settings.databricks_host and settings.llm_base_url is None and not models.uses_demo
+                else None
+            ),
+        ),
     )

@@ -179,18 +179,38 @@ def test_a_model_error_keeps_the_message_and_retry_works(open_app, app_env, clea
     app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
     app_env.setenv("LLM_ENDPOINT", "status-503")
     get_settings.cache_clear()
+    open_app()
+    _application(
+        get_settings()
+    ).endpoints.refresh()  # the endpoint list, loaded now rather than in the background
     app = send(open_app(CHAT_PAGE), "Are you there?")
     assert any("internal error (503)" in e.value and "press Retry" in e.value for e in app.error)
     assert stored_messages(clean_db)[0] == ("user", "Are you there?", "complete")
-    # Switch this chat to a healthy endpoint, then Retry.
-    sidebar_inputs = {w.label: w for w in app.sidebar.text_input}
-    sidebar_inputs["Model endpoint"].set_value("chat")
+    # Switch this chat to a healthy endpoint from the workspace's list, then Retry.
+    chooser = next(w for w in app.sidebar.selectbox if w.label == "Model endpoint")
+    assert chooser.options == ["status-503", "agent-endpoint", "chat"]  # ready chat endpoints only
+    chooser.set_value("chat")
     app.button(key="FormSubmitter:settings-" + session_id_shown(app) + "-form-Save settings").click().run()
     retry = next(b for b in app.button if b.label == "Retry")
     retry.click().run()
     assert not app.exception
     assert bubbles(app)[-1] == ("assistant", "Served reply to: Are you there?")
     assert [status for _, _, status in stored_messages(clean_db)] == ["complete", "error", "complete"]
+
+
+def test_when_endpoints_cannot_be_listed_the_configured_one_stays_and_the_page_says_why(
+    open_app, app_env, clean_db, fake_serving
+) -> None:
+    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
+    app_env.setenv("DATABRICKS_TOKEN", "dapi-not-allowed-to-list")
+    app_env.setenv("LLM_ENDPOINT", "chat")
+    get_settings.cache_clear()
+    open_app()
+    _application(get_settings()).endpoints.refresh()
+    app = open_app(CHAT_PAGE)
+    assert [w.label for w in app.sidebar.selectbox] == []
+    assert next(w for w in app.sidebar.text_input if w.label == "Model endpoint").value == "chat"
+    assert any("could not be listed" in c.value and "`chat`" in c.value for c in app.sidebar.caption)
 
 
 def test_a_bogus_workspace_host_still_opens_the_app_and_the_chat_says_what_is_wrong(

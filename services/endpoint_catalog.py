@@ -1,0 +1,90 @@
+"""Which serving endpoints a chat can use: the workspace's ready chat endpoints, listed in the
+background and cached for a few minutes, so that no page waits on the workspace."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Serving endpoint tasks that speak the chat-completions protocol.
+CHAT_TASKS = frozenset({"llm/v1/chat", "agent/v1/chat", "agent/v2/chat"})
+CACHE_SECONDS = 300.0
+RETRY_AFTER_FAILURE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class EndpointChoices:
+    endpoints: list[str]  # the default first
+    note: str | None  # why the list is short, when it is
+
+
+class EndpointCatalog:
+    def __init__(
+        self,
+        *,
+        default_endpoint: str,
+        workspace_client: Callable[[], Any] | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`workspace_client` is None when no Databricks workspace is configured (demo model,
+        OpenAI-compatible server): then the default endpoint is the only choice."""
+        self._default = default_endpoint
+        self._workspace_client = workspace_client
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listed: list[str] | None = None
+        self._note: str | None = "The list of serving endpoints is loading; reload in a moment to see it."
+        self._fresh_until = 0.0
+        self._refreshing = False
+        self._client: Any = None
+
+    def choices(self) -> EndpointChoices:
+        """The cached choices; starts a background refresh when they are stale. Never blocks."""
+        if self._workspace_client is None:
+            return EndpointChoices([self._default], None)
+        with self._lock:
+            stale = self._clock() >= self._fresh_until
+            if stale and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self.refresh, name="endpoint-catalog", daemon=True).start()
+            listed, note = self._listed, self._note
+        endpoints = [self._default] + [name for name in (listed or []) if name != self._default]
+        return EndpointChoices(endpoints, note)
+
+    def refresh(self) -> None:
+        """List the workspace's endpoints now (the background thread, or a test, calls this)."""
+        try:
+            if self._client is None:
+                self._client = self._workspace_client()  # type: ignore[misc]
+            names = sorted(
+                endpoint.name
+                for endpoint in self._client.serving_endpoints.list()
+                if endpoint.name and endpoint.task in CHAT_TASKS and _is_ready(endpoint)
+            )
+        except Exception as error:
+            logger.warning("Listing serving endpoints failed: %s", type(error).__name__)
+            with self._lock:
+                self._note = (
+                    "The workspace's serving endpoints could not be listed (no permission, or the "
+                    f"workspace is unreachable), so only `{self._default}` is offered. It still works."
+                )
+                self._fresh_until = self._clock() + RETRY_AFTER_FAILURE_SECONDS
+                self._refreshing = False
+            return
+        with self._lock:
+            self._listed = names
+            self._note = None
+            self._fresh_until = self._clock() + CACHE_SECONDS
+            self._refreshing = False
+
+
+def _is_ready(endpoint: Any) -> bool:
+    state = getattr(endpoint, "state", None)
+    ready = getattr(state, "ready", None)
+    return getattr(ready, "value", ready) == "READY"
