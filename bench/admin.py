@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,12 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from seed_data import TOTAL_MESSAGES, seed  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from seed_data import benchmark_database  # noqa: E402
 
-from persistence.database import build_engine, session_factory  # noqa: E402
-from persistence.embedded import start_embedded_server, stop_embedded_server  # noqa: E402
-from persistence.migrate import apply_migrations  # noqa: E402
+from persistence.database import session_factory  # noqa: E402
 from services.admin import AdminService  # noqa: E402
 from services.views import User  # noqa: E402
 
@@ -40,20 +36,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
-    temporary = None
-    if args.keep is None:
-        temporary = tempfile.TemporaryDirectory()
-        data_dir = Path(temporary.name) / "postgres"
-    else:
-        data_dir = args.keep.resolve()
-    server = start_embedded_server(data_dir)
-    engine = build_engine(server.sqlalchemy_url())
-    try:
-        apply_migrations(engine)
-        with engine.connect() as connection:
-            if connection.execute(text("SELECT count(*) FROM chat_message")).scalar() < TOTAL_MESSAGES:
-                connection.close()
-                seed(engine)
+    with benchmark_database(args.keep) as engine:
         admin = AdminService(sessions=session_factory(engine))
         user = User("admin@example.com", is_admin=True)
         end = datetime.now(UTC).date()
@@ -78,11 +61,6 @@ def main() -> None:
             timings.append((time.perf_counter() - started) * 1000)
         p95 = statistics.quantiles(timings, n=20)[-1]
         print(f"admin page queries, all together: p50 {statistics.median(timings):.0f} ms   p95 {p95:.0f} ms")
-    finally:
-        engine.dispose()
-        stop_embedded_server(data_dir)
-        if temporary is not None:
-            temporary.cleanup()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,11 +25,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from seed_data import RARE_WORD, TARGET, TOTAL_MESSAGES, seed  # noqa: E402
+from seed_data import RARE_WORD, TARGET, benchmark_database  # noqa: E402
 
-from persistence.database import build_engine, session_factory  # noqa: E402
-from persistence.embedded import start_embedded_server, stop_embedded_server  # noqa: E402
-from persistence.migrate import apply_migrations  # noqa: E402
+from persistence.database import session_factory  # noqa: E402
 from services.history import HistoryService, SessionFilters  # noqa: E402
 from services.views import User  # noqa: E402
 
@@ -53,20 +50,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
-    temporary = None
-    if args.keep is None:
-        temporary = tempfile.TemporaryDirectory()
-        data_dir = Path(temporary.name) / "postgres"
-    else:
-        data_dir = args.keep.resolve()
-    server = start_embedded_server(data_dir)
-    engine = build_engine(server.sqlalchemy_url())
-    try:
-        apply_migrations(engine)
-        with engine.connect() as connection:
-            seeded = connection.execute(text("SELECT count(*) FROM chat_message")).scalar()
-        if seeded < TOTAL_MESSAGES:
-            seed(engine)
+    with benchmark_database(args.keep) as engine:
         with engine.connect() as connection:
             total = connection.execute(text("SELECT count(*) FROM chat_message")).scalar()
             mine = connection.execute(
@@ -92,11 +76,6 @@ def main() -> None:
         hits = history.search(user, RARE_WORD, filters)
         print(f"search '{RARE_WORD}' returns {len(hits)} chats (the page shows the best 50)")
         measure(f"search '{RARE_WORD}'", args.runs, lambda: history.search(user, RARE_WORD, filters))
-    finally:
-        engine.dispose()
-        stop_embedded_server(data_dir)
-        if temporary is not None:
-            temporary.cleanup()
 
 
 if __name__ == "__main__":

@@ -7,9 +7,17 @@ A rare word sits in about 1% of messages; about 2% of replies are rated (a quart
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+
+from persistence.database import build_engine
+from persistence.embedded import start_embedded_server, stop_embedded_server
+from persistence.migrate import apply_migrations
 
 TARGET = "target@example.com"
 USERS = 100
@@ -137,3 +145,29 @@ def seed(engine) -> None:  # noqa: ANN001 - an Engine
         raw.driver_connection.autocommit = False
         raw.close()
     print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+@contextmanager
+def benchmark_database(keep: Path | None) -> Iterator[Engine]:
+    """An embedded PostgreSQL with the app's schema and the data set: in a temporary folder, or
+    in `keep`, seeded there once and reused by later runs. Stopped afterwards."""
+    temporary = None
+    if keep is None:
+        temporary = tempfile.TemporaryDirectory()
+        data_dir = Path(temporary.name) / "postgres"
+    else:
+        data_dir = keep.resolve()
+    server = start_embedded_server(data_dir)
+    engine = build_engine(server.sqlalchemy_url())
+    try:
+        apply_migrations(engine)
+        with engine.connect() as connection:
+            seeded = connection.execute(text("SELECT count(*) FROM chat_message")).scalar()
+        if seeded < TOTAL_MESSAGES:
+            seed(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        stop_embedded_server(data_dir)
+        if temporary is not None:
+            temporary.cleanup()
