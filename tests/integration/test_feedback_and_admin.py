@@ -77,3 +77,35 @@ def test_an_admin_view_is_audited_and_reads_any_users_chat(sessions) -> None:
     assert [(e.admin_id, e.owner_id, e.session_id) for e in entries] == [
         (ADMIN.email, ALICE.email, session_id)
     ]
+
+
+def test_per_day_figures_behind_the_charts_equal_direct_sql(sessions) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    admin = AdminService(sessions=sessions)
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    for owner, days_ago in (("a@x", 0), ("a@x", 2), ("b@x", 2), ("c@x", 40)):
+        session_id = add_session(sessions, owner, "s", ["q", "a"])
+        with unit_of_work(sessions) as db:
+            db.execute(
+                text("UPDATE chat_message SET created_at = :at, prompt_tokens = 3 WHERE session_id = :id"),
+                {"at": today - timedelta(days=days_ago), "id": session_id},
+            )
+            db.commit()
+    report = admin.usage(ADMIN, (today - timedelta(days=29)).date(), today.date())
+    with unit_of_work(sessions) as db:
+        expected = db.execute(
+            text(
+                "SELECT (m.created_at AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE m.role = 'user'), "
+                "count(DISTINCT s.owner_id), sum(m.prompt_tokens) FROM chat_message m "
+                "JOIN chat_session s ON s.id = m.session_id WHERE m.created_at >= :start "
+                "GROUP BY 1 ORDER BY 1"
+            ),
+            {"start": today - timedelta(days=29, hours=12)},
+        ).all()
+    assert [(d.day, d.user_messages, d.active_users, d.prompt_tokens) for d in report.daily] == [
+        tuple(row) for row in expected
+    ]
+    assert [(d.user_messages, d.active_users) for d in report.daily] == [(2, 2), (1, 1)]

@@ -108,6 +108,16 @@ def test_every_figure_equals_a_direct_sql_count(open_app, as_admin, clean_db) ->
         ],
     )
     insert_turns(clean_db, "carol@example.com", "model-a", [{"days_ago": 45}])  # outside 30 days
+    with clean_db.begin() as connection:  # ratings: model-a one up, one down; model-b one up
+        connection.execute(
+            text(
+                "INSERT INTO feedback (message_id, user_id, rating) "
+                "SELECT m.id, s.owner_id, CASE WHEN m.seq = 2 THEN 1 ELSE -1 END "
+                "FROM chat_message m JOIN chat_session s ON s.id = m.session_id "
+                "WHERE m.role = 'assistant' AND s.owner_id IN ('alice@example.com', 'bob@example.com') "
+                "AND (s.owner_id = 'alice@example.com' OR m.seq = 2)"
+            )
+        )
     app = open_app(ADMIN_PAGE)
     assert not app.exception and not app.error
 
@@ -162,6 +172,17 @@ def test_every_figure_equals_a_direct_sql_count(open_app, as_admin, clean_db) ->
         errors = scalar(clean_db, f"SELECT avg((m.status = 'error')::int) {where}", start=start, model=model)
         assert row["error rate"] == pytest.approx(float(errors))
     assert models.loc["model-a", "error rate"] == pytest.approx(0.5)
+    for model in ("model-a", "model-b"):
+        up_rate = scalar(
+            clean_db,
+            "SELECT avg((f.rating = 1)::int) FROM feedback f JOIN chat_message m ON m.id = f.message_id "
+            "WHERE m.model = :model AND m.created_at >= :start",
+            model=model,
+            start=start,
+        )
+        assert models.loc[model, "thumbs-up rate"] == pytest.approx(float(up_rate))
+    assert models.loc["model-a", "thumbs-up rate"] == pytest.approx(0.5)
+    assert models.loc["model-b", "thumbs-up rate"] == pytest.approx(1.0)
 
     users = app.dataframe[1].value
     assert list(users["user"]) == ["alice@example.com", "bob@example.com"]

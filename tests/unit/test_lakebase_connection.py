@@ -1,0 +1,59 @@
+import ssl
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from persistence.lakebase import tls_context
+from persistence.reconnect import is_connection_error, retry_on_disconnect, sqlstate
+
+
+@pytest.mark.parametrize("mode", ["require", "verify-ca", "verify-full", "prefer"])
+def test_tls_always_verifies_the_server_certificate(mode: str) -> None:
+    context = tls_context(mode)
+    assert context is not None
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_tls_can_be_turned_off_explicitly() -> None:
+    assert tls_context("disable") is None
+
+
+def pg_error(code: str) -> OperationalError:
+    # pg8000 carries the server's fields in a dict; SQLAlchemy wraps the driver's error.
+    return OperationalError("SELECT 1", {}, Exception({"S": "FATAL", "C": code, "M": "message"}))
+
+
+@pytest.mark.parametrize("code", ["28P01", "57P01", "57P03", "08000", "08003", "08006"])
+def test_connection_class_errors_are_retryable(code: str) -> None:
+    assert sqlstate(pg_error(code)) == code
+    assert is_connection_error(pg_error(code))
+
+
+@pytest.mark.parametrize("code", ["23505", "42501", "22P02"])
+def test_other_database_errors_are_not(code: str) -> None:
+    assert not is_connection_error(pg_error(code))
+
+
+def test_a_reset_socket_counts_as_a_lost_connection() -> None:
+    assert is_connection_error(ConnectionResetError(104, "Connection reset by peer"))
+
+
+def test_work_is_repeated_after_a_lost_connection_but_not_after_other_errors() -> None:
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise pg_error("57P01")
+        return "done"
+
+    assert retry_on_disconnect(flaky, pause_seconds=0) == "done" and len(calls) == 3
+
+    def broken() -> None:
+        calls.append(1)
+        raise pg_error("23505")
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        retry_on_disconnect(broken, pause_seconds=0)
+    assert len(calls) == 1
