@@ -169,6 +169,22 @@ def _feedback_under(message: MessageView) -> None:
 render_messages(messages, below_reply=_feedback_under)
 _show_submission_problems()
 
+
+@st.fragment(run_every=2)
+def _follow_reply_written_elsewhere(request_id: uuid.UUID) -> None:
+    """A reply another app process is writing (or one that just restarted): show its checkpoint,
+    refreshed every two seconds, and redraw the page once it is finished."""
+    current = chat.open_request(user, session.id)
+    if current is None or current.id != request_id:
+        st.rerun(scope="app")
+    if current.partial_text:
+        st.markdown(current.partial_text)
+    st.caption(
+        f"This reply is being written by another app instance (last saved "
+        f"{current.seconds_since_activity:.0f} s ago); it updates here by itself."
+    )
+
+
 open_request = chat.open_request(user, session.id)
 if open_request is not None:
     buffer = app.runner.buffer_for(open_request.id)
@@ -189,13 +205,7 @@ if open_request is not None:
             render_reply_footer(messages[-1])
             _feedback_under(messages[-1])
         else:
-            # Written by another app process (or one that just restarted): show the checkpoint.
-            if open_request.partial_text:
-                st.markdown(open_request.partial_text)
-            st.caption(
-                f"This reply is still being written elsewhere (last update "
-                f"{open_request.seconds_since_activity:.0f} s ago). Reload to see more."
-            )
+            _follow_reply_written_elsewhere(open_request.id)
             st.stop()
 
 if (

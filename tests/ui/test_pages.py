@@ -229,3 +229,31 @@ def test_a_bogus_workspace_host_still_opens_the_app_and_the_chat_says_what_is_wr
     send(chat, "hello?")
     assert any("not reachable" in e.value or "Could not sign in" in e.value for e in chat.error)
     assert stored_messages(clean_db)[0] == ("user", "hello?", "complete")
+
+
+def test_a_reply_written_by_another_instance_shows_its_saved_text(open_app, clean_db) -> None:
+    open_app()
+    chat = _application(get_settings()).chat
+    user = User(DEVELOPER)
+    session = chat.create_session(user)
+    with clean_db.begin() as connection:
+        message_id = connection.execute(
+            text(
+                "INSERT INTO chat_message (session_id, seq, role, content, status) "
+                "VALUES (:s, 1, 'user', 'asked elsewhere', 'complete') RETURNING id"
+            ),
+            {"s": session.id},
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO chat_request (id, session_id, user_id, user_message_id, status, partial_text, "
+                "started_at, checkpointed_at) VALUES (:id, :s, :u, :m, 'streaming', 'Half of the answer', "
+                "now(), now())"
+            ),
+            {"id": uuid.uuid4(), "s": session.id, "u": DEVELOPER, "m": message_id},
+        )
+    app = open_app(CHAT_PAGE, session=str(session.id))
+    assert not app.exception
+    assert "Half of the answer" in [m.value for m in app.markdown]
+    assert any("another app instance" in c.value for c in app.caption)
+    assert not [b for b in app.button if b.label == "Retry"]
