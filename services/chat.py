@@ -18,6 +18,7 @@ from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
 from services.config import Settings
+from services.errors import UserError
 from services.model_clients.factory import ModelClientFactory
 from services.text import InvalidMessage, check_user_message, make_storable
 from services.turns import INTERRUPTED_MESSAGE, TurnOutcome, TurnRunner, close_request
@@ -46,10 +47,8 @@ class TurnInProgress(RuntimeError):
     user_message = "A reply is still being written in this conversation. Wait for it, or press Stop."
 
 
-class InvalidSettings(ValueError):
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+class InvalidSettings(UserError):
+    """Chat settings out of range."""
 
 
 def title_from_message(text: str) -> str:

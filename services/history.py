@@ -26,6 +26,7 @@ from persistence.orm import ChatMessageRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
 from services.chat import SessionNotFound
+from services.errors import UserError
 from services.text import make_storable
 from services.views import User
 
@@ -39,16 +40,12 @@ SEARCH_LIMIT = 50
 __all__ = ["ArchiveFilter", "Cursor", "SessionFilters", "HistoryService", "InvalidImport", "InvalidTitle"]
 
 
-class InvalidTitle(ValueError):
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+class InvalidTitle(UserError):
+    """A title that is empty or too long."""
 
 
-class InvalidImport(ValueError):
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+class InvalidImport(UserError):
+    """A file that is not one of this app's JSON exports."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from services.errors import UserError
+
 REPLACEMENT_CHARACTER = "\ufffd"
 # NUL cannot be stored in a PostgreSQL text column; lone surrogates cannot be encoded as UTF-8.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -26,12 +28,8 @@ def make_storable(text: str) -> StorableText:
     return StorableText(cleaned, replaced)
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(UserError):
     """A message refused before it was saved; `user_message` says why and what to do."""
-
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
 
 
 def check_user_message(text: str | None, *, max_chars: int) -> StorableText:

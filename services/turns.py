@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -452,7 +453,7 @@ class TurnRunner:
         """Close requests whose runner died (no checkpoint for a while), keeping their partial text."""
         closed = 0
         with unit_of_work(self._sessions) as db:
-            stale_before = db.scalar(select(func.now())) - _seconds(self.stale_after_seconds)
+            stale_before = db.scalar(select(func.now())) - timedelta(seconds=self.stale_after_seconds)
             for request in open_requests_of_all_users(db):
                 last_activity = request.checkpointed_at or request.started_at or request.created_at
                 if last_activity > stale_before or self.buffer_for(request.id) is not None:
@@ -466,12 +467,6 @@ class TurnRunner:
         if closed:
             logger.info("Closed %d interrupted chat request(s)", closed)
         return closed
-
-
-def _seconds(value: float):  # noqa: ANN202 - a timedelta
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 def close_request(
