@@ -12,7 +12,7 @@ import logging
 import streamlit as st
 
 from components.access import current_user_or_stop, settings_or_stop
-from services.application import Application, build_application
+from services.application import Application, build_application, report_startup_failure
 from services.config import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,7 @@ def application_or_stop() -> Application:
     try:
         return _application(settings)
     except Exception as error:
-        logger.exception("The application could not start: %s", type(error).__name__)
-        st.error(
-            "The database could not be reached, so the app cannot start. Check DATABASE_URL (or the "
-            "Lakebase resource) and that the server is running, then reload this page."
-        )
+        st.error(report_startup_failure(error))
         st.stop()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.embedded import start_embedded_server
 from persistence.lakebase import LakebaseCredentials, LakebaseTarget, build_lakebase_engine
+from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 from services.config import Settings
 
 
@@ -57,13 +58,16 @@ def open_database(settings: Settings, *, workspace_client: Callable[[], Any]) ->
             instance_name=settings.lakebase_instance_name,
         )
         credentials = LakebaseCredentials(target, workspace_client=workspace_client)
-        return build_lakebase_engine(target, credentials), target.description
+        engine = build_lakebase_engine(target, credentials)
+        use_schema_on_every_connection(engine, settings.database_schema)
+        return engine, target.description
     plain = resolve_database_target(settings)
-    return build_engine(plain.url), plain.description
+    return build_engine(plain.url, schema=settings.database_schema), plain.description
 
 
-def build_engine(url: str, *, pool_size: int = 10) -> Engine:
-    return create_engine(
+def build_engine(url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10) -> Engine:
+    """An engine whose connections all work in the app's `schema` (see persistence.schema)."""
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=10,
@@ -73,6 +77,8 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         # Statement parameters hold user text: keep them out of error messages and logs.
         hide_parameters=True,
     )
+    use_schema_on_every_connection(engine, schema)
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

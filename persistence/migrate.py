@@ -1,7 +1,9 @@
 """Apply Alembic migrations at start-up, under a PostgreSQL advisory lock.
 
 Two app processes starting together both call this; the lock makes the second wait until the
-first has finished, after which it finds nothing left to do.
+first has finished, after which it finds nothing left to do. Before Alembic runs, the app's own
+schema is created if missing, and tables an earlier version left in `public` are moved into it
+(see persistence.schema); Alembic keeps its version table in that schema too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+
+from persistence.schema import DEFAULT_SCHEMA, ensure_schema, move_tables_left_in_public
 
 logger = logging.getLogger(__name__)
 
@@ -34,21 +38,37 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revision(engine: Engine, *, schema: str = DEFAULT_SCHEMA) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return MigrationContext.configure(
+            connection, opts={"version_table_schema": schema}
+        ).get_current_revision()
 
 
-def apply_migrations(engine: Engine, *, target: str = "head") -> None:
+def apply_migrations(engine: Engine, *, schema: str = DEFAULT_SCHEMA, target: str = "head") -> None:
+    """Bring the app's schema to `target`. The engine must set its search_path to `schema`
+    (persistence.database.build_engine does)."""
     config = _alembic_config()
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         connection.commit()
         try:
+            ensure_schema(connection, schema)
+            move_tables_left_in_public(connection, schema)
+            connection.commit()
             config.attributes["connection"] = connection
+            config.attributes["schema"] = schema
             command.upgrade(config, target)
             connection.commit()
         finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            connection.commit()
+            # A failed step leaves the transaction aborted; roll it back so the unlock can run
+            # (the lock is session-level and survives the rollback) and the real error surfaces.
+            try:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
+            except Exception:
+                # The connection broke: closing it releases the lock, and it must not be pooled.
+                logger.warning("Could not release the migration lock; discarding the connection")
+                connection.invalidate()
     logger.info("Database schema is at revision %s", head_revision())

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 # admin shutdown, cannot connect now, and the connection-exception class.
 RETRYABLE_SQLSTATES = frozenset({"28P01", "57P01", "57P03", "08000", "08003", "08006"})
 AUTH_FAILED = "28P01"
+# The role lacks a privilege (e.g. CREATE on the database, or on schema public since PostgreSQL 15).
+INSUFFICIENT_PRIVILEGE = "42501"
 
 P = ParamSpec("P")
 R = TypeVar("R")

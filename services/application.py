@@ -10,11 +10,12 @@ from sqlalchemy import Engine
 
 from persistence.database import open_database, session_factory
 from persistence.migrate import apply_migrations
-from persistence.reconnect import retry_on_disconnect
+from persistence.reconnect import INSUFFICIENT_PRIVILEGE, is_connection_error, retry_on_disconnect, sqlstate
 from services.admin import AdminService
 from services.chat import ChatService
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
+from services.errors import UserError
 from services.feedback import FeedbackService
 from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
@@ -22,6 +23,39 @@ from services.turns import TurnRunner
 from services.workspace import workspace_client
 
 logger = logging.getLogger(__name__)
+
+
+class DatabasePermissionError(UserError):
+    """The database refused the app's role what the app needs: its own schema and tables in it."""
+
+    def __init__(self, *, role: str, database: str, schema: str) -> None:
+        super().__init__(
+            f"The database refused the app permission to create its tables: the role `{role}` may not "
+            f"create the schema `{schema}` (or tables in it) in the database `{database}`. "
+            f"Give the role CONNECT and CREATE on the database (`GRANT CONNECT, CREATE ON DATABASE "
+            f'"{database}" TO "{role}";` as its owner; on Databricks, the app\'s database resource with '
+            f"CAN_CONNECT_AND_CREATE), or create the schema `{schema}` with the role as its owner. "
+            "Then restart the app."
+        )
+
+
+def report_startup_failure(error: BaseException) -> str:
+    """Log why the application could not be built and return what a person is told.
+
+    The log gets the error's type and SQLSTATE only: driver messages can quote statement text.
+    """
+    logger.error("The application could not start: %s (SQLSTATE %s)", type(error).__name__, sqlstate(error))
+    if isinstance(error, UserError):
+        return error.user_message
+    if is_connection_error(error):
+        return (
+            "The database could not be reached, so the app cannot start. Check DATABASE_URL (or the "
+            "Lakebase resource) and that the server is running, then reload this page."
+        )
+    return (
+        "The app could not prepare its database, so it cannot start. The app's log says which step "
+        "failed; fix it and restart the app."
+    )
 
 
 @dataclass
@@ -57,7 +91,17 @@ def configure_logging(settings: Settings) -> None:
 def build_application(settings: Settings) -> Application:
     configure_logging(settings)
     engine, description = open_database(settings, workspace_client=lambda: workspace_client(settings))
-    retry_on_disconnect(lambda: apply_migrations(engine))
+    try:
+        retry_on_disconnect(lambda: apply_migrations(engine, schema=settings.database_schema))
+    except Exception as error:
+        engine.dispose()
+        if sqlstate(error) == INSUFFICIENT_PRIVILEGE:
+            raise DatabasePermissionError(
+                role=engine.url.username or "(the connecting role)",
+                database=engine.url.database or "(the default database)",
+                schema=settings.database_schema,
+            ) from error
+        raise
     sessions = session_factory(engine)
     models = ModelClientFactory(settings)
     runner = TurnRunner(sessions=sessions, models=models, settings=settings)

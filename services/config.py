@@ -7,12 +7,15 @@ names the setting (see `describe_settings_error`).
 from __future__ import annotations
 
 import functools
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from persistence.schema import DEFAULT_SCHEMA
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +48,9 @@ class Settings(BaseSettings):
     # Database. Unset: an embedded PostgreSQL under EMBEDDED_DB_DIR.
     database_url: SecretStr | None = None
     embedded_db_dir: Path = Path(".data/postgres")
+    # The PostgreSQL schema the app creates, owns and keeps all of its tables in (never `public`:
+    # on Lakebase the app's role may create schemas in its database but not objects in `public`).
+    database_schema: str = DEFAULT_SCHEMA
     # Lakebase, as a Databricks App's database resource provides it. The password is an OAuth
     # token generated for LAKEBASE_ENDPOINT (Autoscaling) or LAKEBASE_INSTANCE_NAME (provisioned).
     pghost: str | None = None
@@ -110,6 +116,18 @@ class Settings(BaseSettings):
     def _blank_secret_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("database_schema")
+    @classmethod
+    def _plain_schema_name(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+            raise ValueError(
+                "must be 1-63 lowercase letters, digits or underscores, not starting with a digit"
+            )
+        if value == "public" or value.startswith("pg_") or value == "information_schema":
+            raise ValueError(f"'{value}' is reserved; choose a schema of the app's own, e.g. lakebase_chat")
         return value
 
     @field_validator("pgsslmode")

@@ -36,13 +36,60 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServ
     stop_embedded_server(data_dir)
 
 
-def create_database(server: EmbeddedServer, name: str) -> str:
+# The role every test connects as: what a Databricks App's database resource (CAN_CONNECT_AND_CREATE)
+# gives the app's service principal, and nothing more: CONNECT and CREATE on a database that
+# another role owns, no rights in `public` (PostgreSQL 15+), no TEMP.
+SUITE_APP_ROLE = "chat_app"
+DATABASE_OWNER_ROLE = "database_owner"
+
+
+def _ensure_role(connection, role: str, *, login: bool) -> None:  # noqa: ANN001
+    exists = connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
+    if not exists:
+        connection.execute(text(f'CREATE ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}'))
+
+
+def create_database(server: EmbeddedServer, name: str, *, app_role: str = SUITE_APP_ROLE) -> str:
+    """A fresh database owned by DATABASE_OWNER_ROLE, where `app_role` has exactly CONNECT and CREATE.
+
+    Returns a URL that connects as `app_role`, as the app on Databricks would.
+    """
     admin = create_engine(server.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        _ensure_role(connection, DATABASE_OWNER_ROLE, login=False)
+        _ensure_role(connection, app_role, login=True)
+        connection.execute(text(f'CREATE DATABASE "{name}" OWNER "{DATABASE_OWNER_ROLE}"'))
+        connection.execute(text(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC'))
+        connection.execute(text(f'GRANT CONNECT, CREATE ON DATABASE "{name}" TO "{app_role}"'))
     admin.dispose()
-    return server.sqlalchemy_url(name)
+    return app_role_url(server, name, app_role)
+
+
+def app_role_url(server: EmbeddedServer, database: str, role: str = SUITE_APP_ROLE) -> str:
+    return server.sqlalchemy_url(database).replace(f"://{server.user}@", f"://{role}@", 1)
+
+
+def objects_in_public(server: EmbeddedServer, database: str) -> list[str]:
+    """Every relation, type and function in `database`'s `public` schema (a fresh one has none)."""
+    admin = create_engine(server.sqlalchemy_url(database))
+    with admin.connect() as connection:
+        rows = (
+            connection.execute(
+                text(
+                    "SELECT 'relation ' || c.relname FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+                    "UNION ALL SELECT 'type ' || t.typname FROM pg_type t "
+                    "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' "
+                    "UNION ALL SELECT 'function ' || p.proname FROM pg_proc p "
+                    "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    admin.dispose()
+    return list(rows)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +151,7 @@ def unique_id() -> str:
     return str(uuid.uuid4())
 
 
-# -- a stand-in for Lakebase: a database only the app's role owns, with password logins ------------
+# -- a stand-in for Lakebase: the app's role has CONNECT and CREATE only, and logs in with a password
 APP_ROLE = "app_service_principal"
 LAKEBASE_DATABASE = "lakebase_standin"
 LAKEBASE_ENDPOINT = "projects/chat/branches/production/endpoints/primary"
@@ -112,15 +159,16 @@ LAKEBASE_ENDPOINT = "projects/chat/branches/production/endpoints/primary"
 
 @pytest.fixture
 def lakebase_standin(pg_server):
-    """A database only APP_ROLE owns, reachable only with its current password."""
-    create_database(pg_server, LAKEBASE_DATABASE)
+    """A database another role owns, where APP_ROLE (reachable only with its current password) has
+    exactly the grants a Databricks App's CAN_CONNECT_AND_CREATE database resource gives."""
     admin = create_engine(pg_server.sqlalchemy_url(), isolation_level="AUTOCOMMIT")
     password = {"current": secrets.token_urlsafe(24)}
     with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{LAKEBASE_DATABASE}" WITH (FORCE)'))
         connection.execute(text(f"DROP OWNED BY {APP_ROLE}")) if _role_exists(connection) else None
         connection.execute(text(f"DROP ROLE IF EXISTS {APP_ROLE}"))
         connection.execute(text(f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{password['current']}'"))
-        connection.execute(text(f'ALTER DATABASE "{LAKEBASE_DATABASE}" OWNER TO {APP_ROLE}'))
+    create_database(pg_server, LAKEBASE_DATABASE, app_role=APP_ROLE)
     hba = Path(pg_server.data_dir) / "pg_hba.conf"
     original = hba.read_text()
     # Password checks for the app's role only; everything else stays as the suite expects.

@@ -12,7 +12,12 @@ def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("Run migrations through persistence.migrate.apply_migrations")
-    context.configure(connection=connection, target_metadata=target_metadata)
+    # The version table lives in the app's schema with everything else (see persistence.schema).
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table_schema=context.config.attributes["schema"],
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from tests.conftest import APP_ROLE, LAKEBASE_DATABASE, LAKEBASE_ENDPOINT, PROJECT_ROOT
+from tests.conftest import APP_ROLE, LAKEBASE_DATABASE, LAKEBASE_ENDPOINT, PROJECT_ROOT, objects_in_public
 from tests.e2e.conftest import app_environment, free_port, wait_for_health
 
 pytestmark = pytest.mark.e2e
@@ -87,12 +87,15 @@ def test_a_streamed_turn_is_saved_in_lakebase_when_run_as_a_databricks_app(
     with admin.connect() as connection:
         rows = connection.execute(
             text(
-                "SELECT s.owner_id, m.role, m.content, m.status FROM chat_message m "
-                "JOIN chat_session s ON s.id = m.session_id ORDER BY m.seq"
+                "SELECT s.owner_id, m.role, m.content, m.status FROM lakebase_chat.chat_message m "
+                "JOIN lakebase_chat.chat_session s ON s.id = m.session_id ORDER BY m.seq"
             )
         ).all()
         owner = connection.execute(
-            text("SELECT tableowner FROM pg_tables WHERE tablename = 'chat_message'")
+            text(
+                "SELECT tableowner FROM pg_tables "
+                "WHERE schemaname = 'lakebase_chat' AND tablename = 'chat_message'"
+            )
         ).scalar()
     admin.dispose()
     assert [tuple(r) for r in rows] == [
@@ -100,5 +103,6 @@ def test_a_streamed_turn_is_saved_in_lakebase_when_run_as_a_databricks_app(
         (USER_EMAIL, "assistant", "Served reply to: Hello from the workspace", "complete"),
     ]
     assert owner == APP_ROLE  # the migrations ran as the app's own role
+    assert objects_in_public(pg_server, LAKEBASE_DATABASE) == []
     for secret in [password["current"], fake_serving.client_secret, *fake_serving.issued_tokens]:
         assert secret not in output

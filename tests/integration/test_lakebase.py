@@ -19,7 +19,7 @@ from persistence.lakebase import LakebaseCredentials, LakebaseTarget
 from services.application import build_application
 from services.config import Settings
 from services.views import User
-from tests.conftest import APP_ROLE, LAKEBASE_DATABASE
+from tests.conftest import APP_ROLE, LAKEBASE_DATABASE, objects_in_public
 from tests.conftest import LAKEBASE_ENDPOINT as ENDPOINT
 
 pytestmark = pytest.mark.integration
@@ -75,8 +75,14 @@ def test_turns_keep_being_saved_across_rotations_and_killed_connections(
         assert fake_serving.credential_calls >= 4  # the first credential, then one per rotation
         with app.engine.connect() as connection:
             assert connection.execute(text("SELECT current_user")).scalar() == APP_ROLE
+            # The app's role owns only what it made: its schema, and the tables in it.
+            assert connection.execute(text("SELECT current_schema()")).scalar() == "lakebase_chat"
+            assert not connection.execute(
+                text("SELECT has_database_privilege(current_database(), 'TEMP')")
+            ).scalar()
     finally:
         app.close()
+    assert objects_in_public(pg_server, LAKEBASE_DATABASE) == []
     logged = caplog.text
     for secret in [password["current"], fake_serving.client_secret, *fake_serving.issued_tokens]:
         assert secret not in logged

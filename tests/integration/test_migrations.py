@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from persistence.database import build_engine
 from persistence.migrate import apply_migrations, current_revision, head_revision
 from persistence.orm import Base
-from tests.conftest import create_database
+from tests.conftest import create_database, objects_in_public
 
 pytestmark = pytest.mark.integration
 
@@ -89,5 +89,63 @@ def test_the_history_migration_fills_counts_and_previews_of_existing_chats(pg_se
             ).scalar()
         assert [tuple(r) for r in rows] == [("Empty chat", 0, None), ("Old chat", 2, "the last answer")]
         assert found == 1
+    finally:
+        engine.dispose()
+
+
+def test_the_suite_database_has_nothing_in_public(engine, pg_server) -> None:
+    # Every table, index, sequence and type the app made lives in its own schema.
+    from tests.conftest import TEST_DATABASE, objects_in_public
+
+    assert objects_in_public(pg_server, TEST_DATABASE) == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT current_schema()")).scalar() == "lakebase_chat"
+
+
+def test_tables_an_earlier_version_left_in_public_are_moved_into_the_apps_schema(pg_server) -> None:
+    # Earlier versions ran as the embedded server's superuser and created everything in public.
+    name = "migrate_legacy_public"
+    create_database(pg_server, name)
+    legacy_url = pg_server.sqlalchemy_url(name)
+    legacy = build_engine(legacy_url, schema="public")
+    try:
+        apply_migrations(legacy, schema="public")
+        with legacy.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO chat_session (id, owner_id, title) "
+                    "VALUES ('00000000-0000-0000-0000-000000000001', 'a@x', 'Kept chat')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO chat_message (session_id, seq, role, content, status) VALUES "
+                    "('00000000-0000-0000-0000-000000000001', 1, 'user', 'still here', 'complete')"
+                )
+            )
+    finally:
+        legacy.dispose()
+
+    engine = build_engine(legacy_url)
+    try:
+        apply_migrations(engine)
+        assert current_revision(engine) == head_revision()
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT title FROM chat_session")).scalars().all() == ["Kept chat"]
+            # The identity sequence moved with its table: new rows still get ids.
+            connection.execute(
+                text(
+                    "INSERT INTO chat_message (session_id, seq, role, content, status) VALUES "
+                    "('00000000-0000-0000-0000-000000000001', 2, 'assistant', 'new', 'complete')"
+                )
+            )
+            found = connection.execute(
+                text(
+                    "SELECT count(*) FROM chat_message WHERE search_vector @@ to_tsquery('english', 'still')"
+                )
+            ).scalar()
+        assert found == 1
+        assert objects_in_public(pg_server, name) == []
+        apply_migrations(engine)  # a second start moves nothing and changes nothing
     finally:
         engine.dispose()
