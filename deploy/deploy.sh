@@ -1,49 +1,62 @@
 #!/usr/bin/env bash
 # Deploy the app to Databricks with its bundle (databricks.yml at the project root).
 #
-#   deploy/deploy.sh validate|deploy|run|destroy [--target dev|prod] [--profile NAME] [--dry-run]
+#   deploy/deploy.sh doctor|validate|deploy|run|destroy [--target dev|prod] [--profile NAME]
+#                    [--var NAME=VALUE ...] [--dry-run]
 #
+#   doctor    check the workspace before a deploy: sign-in, CLI, endpoint, Lakebase, app name
 #   validate  check the bundle against the workspace
 #   deploy    upload the code and create or update the app and its resources (does not start it)
 #   run       start the app (or restart it with the deployed code) and print its URL
 #   destroy   delete what the bundle created (asks for confirmation)
 #   --dry-run print the databricks command instead of running it
 #
-# Needs the Databricks CLI, version 0.295.0 or newer (the first with the Lakebase Autoscaling
-# `postgres` app resource). Authentication is the CLI's: a profile or DATABRICKS_* variables.
-# This script never prints a token.
+# Needs the Databricks CLI at the version databricks.yml states (bundle.databricks_cli_version).
+# Authentication is the CLI's: a profile or DATABRICKS_* variables. This script never prints a token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MINIMUM_CLI_VERSION="0.295.0"
+# Stated once, in databricks.yml: `databricks_cli_version: ">= X.Y.Z"`.
+MINIMUM_CLI_VERSION=$(sed -nE 's/^ *databricks_cli_version: *"?>= *([0-9]+\.[0-9]+\.[0-9]+)"?.*/\1/p' databricks.yml)
 
 usage() {
-    sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
+    sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit "${1:-2}"
 }
 
 action="${1:-}"
 case "$action" in
-    validate|deploy|run|destroy) shift ;;
-    -h|--help|"") usage ;;
-    *) echo "Unknown action '$action'." >&2; usage ;;
+    doctor|validate|deploy|run|destroy) shift ;;
+    -h|--help) usage 0 ;;
+    "") usage 2 ;;
+    *) echo "Unknown action '$action'." >&2; usage 2 ;;
 esac
 
 target="dev"
 profile=""
 dry_run=false
+variables=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --target|-t) target="${2:?--target needs dev or prod}"; shift 2 ;;
         --profile|-p) profile="${2:?--profile needs a name}"; shift 2 ;;
+        --var) variables+=(--var "${2:?--var needs NAME=VALUE}"); shift 2 ;;
         --dry-run) dry_run=true; shift ;;
-        *) echo "Unknown option '$1'." >&2; usage ;;
+        -h|--help) usage 0 ;;
+        *) echo "Unknown option '$1'." >&2; usage 2 ;;
     esac
 done
 case "$target" in
     dev|prod) ;;
     *) echo "The target must be dev or prod, not '$target'." >&2; exit 2 ;;
 esac
+
+if [ "$action" = "doctor" ]; then
+    # The doctor reports a missing or old CLI as one of its lines, so it runs before those checks.
+    source scripts/venv.sh
+    ensure_venv requirements.txt >&2
+    exec .venv/bin/python -m deploy.doctor --target "$target" ${profile:+--profile "$profile"} "${variables[@]}"
+fi
 
 if ! command -v databricks >/dev/null 2>&1; then
     echo "The Databricks CLI is not installed (the 'databricks' command was not found)." >&2
@@ -66,6 +79,7 @@ fi
 
 common=(--target "$target")
 [ -n "$profile" ] && common+=(--profile "$profile")
+common+=("${variables[@]}")
 
 case "$action" in
     validate) command=(databricks bundle validate "${common[@]}") ;;

@@ -151,3 +151,83 @@ def test_the_databricks_cli_validates_the_bundle() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- ids Databricks accepts, by construction ---------------------------------------------------------
+from deploy.bundle import domain_friendly_name, id_problems, load_bundle, resolve, resource_references  # noqa: E402
+
+SAMPLE_USERS = [
+    ("jane.doe@example.com", None),
+    ("Tést.Üser_1@example.com", None),
+    ("o'brien+test@example.com", None),
+    ("5f4e0a3c-2b1d-4c6e-9a8b-7c6d5e4f3a2b", "my_service_principal"),  # a service principal
+]
+
+
+@pytest.mark.parametrize(
+    ("user_name", "display_name", "expected"),
+    [
+        # The CLI's own examples (libs/iamutil/user_test.go).
+        ("test.user.1234@example.com", None, "test-user-1234"),
+        ("tést.üser@example.com", None, "test-user"),
+        ("5f4e0a3c-2b1d-4c6e-9a8b-7c6d5e4f3a2b", "my_service_principal", "my-service-principal"),
+    ],
+)
+def test_domain_friendly_name_matches_the_cli(user_name, display_name, expected) -> None:
+    assert domain_friendly_name(user_name, display_name) == expected
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+@pytest.mark.parametrize(("user_name", "display_name"), SAMPLE_USERS)
+def test_every_id_in_every_target_is_rfc_1123(target, user_name, display_name) -> None:
+    bundle = resolve(load_bundle(), target, user_name=user_name, display_name=display_name)
+    assert id_problems(bundle.resources) == []
+
+
+def test_dev_and_prod_never_collide_and_dev_is_per_developer() -> None:
+    raw = load_bundle()
+    prod = resolve(raw, "prod", user_name="jane.doe@example.com")
+    jane = resolve(raw, "dev", user_name="jane.doe@example.com")
+    john = resolve(raw, "dev", user_name="john.roe@example.com")
+    names = {(b.app["name"], b.project_id, b.root_path) for b in (prod, jane, john)}
+    assert len(names) == 3
+    assert len({b.app["name"] for b in (prod, jane, john)}) == 3
+    assert len({b.project_id for b in (prod, jane, john)}) == 3
+    assert prod.app["name"] == "lakebase-chat" and jane.app["name"] == "chat-dev-jane-doe"
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "bad"),
+    [
+        ("postgres_databases", "database_id", "chat_db"),  # underscore: the old default's mistake
+        ("postgres_databases", "database_id", "databricks_postgres"),
+        ("postgres_projects", "project_id", "Lakebase-Chat"),
+        ("postgres_branches", "branch_id", "-production"),
+        ("postgres_roles", "role_id", "own"),  # under 4 characters
+        ("apps", "name", "lakebase_chat"),
+        ("apps", "name", "a-chat-app-whose-name-is-far-too-long"),
+    ],
+)
+def test_the_id_check_rejects_what_databricks_refuses(kind, field, bad) -> None:
+    resources = copy.deepcopy(resolve(load_bundle(), "prod", user_name="jane.doe@example.com").resources)
+    next(iter(resources[kind].values()))[field] = bad
+    problems = id_problems(resources)
+    assert len(problems) == 1 and f"`{bad}`" in problems[0]
+
+
+def test_the_app_depends_on_the_lakebase_resources_it_uses() -> None:
+    raw = load_bundle()
+    postgres = next(r for r in raw["resources"]["apps"]["chat"]["resources"] if r["name"] == "postgres")
+    # ${resources...} references (not ${var...} strings) make the CLI create these before the app.
+    assert postgres["postgres"]["branch"] == "${resources.postgres_branches.production.id}"
+    assert postgres["postgres"]["database"] == "${resources.postgres_databases.chat.id}"
+    for reference in resource_references(raw["resources"]):
+        _, kind, key, field = reference.split(".")
+        assert key in raw["resources"][kind], reference
+        assert field == "id", reference  # the resource's full path, known when the bundle is planned
+
+
+def test_the_compute_size_default_is_one_databricks_accepts() -> None:
+    raw = load_bundle()
+    assert raw["resources"]["apps"]["chat"]["compute_size"] == "${var.app_compute_size}"
+    assert raw["variables"]["app_compute_size"]["default"] in {"MEDIUM", "LARGE", "XLARGE"}

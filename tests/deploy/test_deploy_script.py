@@ -36,14 +36,14 @@ def base_path() -> str:
 def test_a_missing_cli_is_named_with_the_version_needed(tmp_path) -> None:
     done = run(["deploy"], path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 1
-    assert "Databricks CLI is not installed" in done.stderr and "0.295.0" in done.stderr
+    assert "Databricks CLI is not installed" in done.stderr and "1.4.0 or newer" in done.stderr
 
 
 def test_an_old_cli_is_refused_before_anything_runs(tmp_path) -> None:
-    fake_cli(tmp_path, "0.239.0")
+    fake_cli(tmp_path, "0.297.1")
     done = run(["deploy", "--target", "prod"], path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 1
-    assert "version 0.239.0" in done.stderr and "0.295.0 or newer" in done.stderr
+    assert "version 0.297.1" in done.stderr and "1.4.0 or newer" in done.stderr
     assert "cli called with" not in done.stdout
 
 
@@ -57,17 +57,21 @@ def test_an_old_cli_is_refused_before_anything_runs(tmp_path) -> None:
         ),
         (["run", "-t", "prod"], "databricks bundle run chat --target prod"),
         (["destroy"], "databricks bundle destroy --target dev"),
+        (
+            ["deploy", "--var", "app_name=team-chat", "--var", "serving_endpoint=my-llm"],
+            "databricks bundle deploy --target dev --var app_name=team-chat --var serving_endpoint=my-llm",
+        ),
     ],
 )
 def test_dry_run_prints_the_command_and_runs_nothing(tmp_path, args, expected) -> None:
-    fake_cli(tmp_path, "0.297.1")
+    fake_cli(tmp_path, "1.13.0")
     done = run([*args, "--dry-run"], path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"Would run: {expected}"
 
 
 def test_deploy_runs_the_cli_reminds_to_start_and_never_prints_the_token(tmp_path) -> None:
-    fake_cli(tmp_path, "0.297.1")
+    fake_cli(tmp_path, "1.13.0")
     done = run(["deploy", "--target", "dev"], path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 0, done.stderr
     assert "cli called with: bundle deploy --target dev" in done.stdout
@@ -77,7 +81,21 @@ def test_deploy_runs_the_cli_reminds_to_start_and_never_prints_the_token(tmp_pat
 
 @pytest.mark.parametrize("args", [["launch"], ["deploy", "--target", "staging"], ["deploy", "--colour"]])
 def test_bad_arguments_get_a_clear_message(tmp_path, args) -> None:
-    fake_cli(tmp_path, "0.297.1")
+    fake_cli(tmp_path, "1.13.0")
     done = run(args, path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 2
     assert done.stderr.strip()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["deploy", "--help"], ["doctor", "--help"]])
+def test_help_prints_the_usage_and_exits_0(tmp_path, args) -> None:
+    done = run(args, path=f"{tmp_path}:{base_path()}")
+    assert done.returncode == 0, done.stderr
+    assert "deploy/deploy.sh doctor|validate|deploy|run|destroy" in done.stdout
+
+
+def test_the_minimum_cli_version_is_the_one_databricks_yml_states() -> None:
+    from deploy.bundle import load_bundle, minimum_cli_version
+
+    assert minimum_cli_version(load_bundle()) == "1.4.0"
+    assert 'MINIMUM_CLI_VERSION="' not in SCRIPT.read_text()  # read from databricks.yml, not repeated
