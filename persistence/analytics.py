@@ -75,7 +75,8 @@ class RatedReply:
     reply_preview: str
 
 
-_WINDOW = "m.created_at >= :start AND m.created_at < :end"
+# Imported messages are the importer's copy of another record, not usage of this app.
+_WINDOW = "NOT m.imported AND m.created_at >= :start AND m.created_at < :end"
 
 
 class AnalyticsRepository:
@@ -112,7 +113,7 @@ class AnalyticsRepository:
                        count(DISTINCT s.owner_id) FILTER (WHERE m.created_at >= :week),
                        count(DISTINCT s.owner_id)
                 FROM chat_message m JOIN chat_session s ON s.id = m.session_id
-                WHERE m.role = 'user' AND m.created_at >= :month AND m.created_at < :end
+                WHERE m.role = 'user' AND NOT m.imported AND m.created_at >= :month AND m.created_at < :end
                 """
             ),
             {

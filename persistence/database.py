@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.embedded import start_embedded_server
 from persistence.lakebase import LakebaseCredentials, LakebaseTarget, build_lakebase_engine
+from persistence.reconnect import discard_connection_after_foreign_errors
 from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 from services.config import Settings
 
@@ -60,6 +61,7 @@ def open_database(settings: Settings, *, workspace_client: Callable[[], Any]) ->
         credentials = LakebaseCredentials(target, workspace_client=workspace_client)
         engine = build_lakebase_engine(target, credentials)
         use_schema_on_every_connection(engine, settings.database_schema)
+        discard_connection_after_foreign_errors(engine)
         return engine, target.description
     plain = resolve_database_target(settings)
     return build_engine(plain.url, schema=settings.database_schema), plain.description
@@ -78,6 +80,7 @@ def build_engine(url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10)
         hide_parameters=True,
     )
     use_schema_on_every_connection(engine, schema)
+    discard_connection_after_foreign_errors(engine)
     return engine
 
 

@@ -21,13 +21,14 @@ from sqlalchemy import (
     Index,
     Integer,
     SmallInteger,
-    Text,
     UniqueConstraint,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from persistence.storable import StorableText
 
 # Full-text search uses the English configuration (stemming, stop words) for titles and messages.
 SEARCH_CONFIG = "english"
@@ -41,10 +42,10 @@ class ChatSessionRow(Base):
     __tablename__ = "chat_session"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    owner_id: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text, default="New chat")
-    model_endpoint: Mapped[str | None] = mapped_column(Text)
-    system_prompt: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(StorableText)
+    title: Mapped[str] = mapped_column(StorableText, default="New chat")
+    model_endpoint: Mapped[str | None] = mapped_column(StorableText)
+    system_prompt: Mapped[str | None] = mapped_column(StorableText)
     temperature: Mapped[float | None] = mapped_column(Float)
     max_tokens: Mapped[int | None] = mapped_column(Integer)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
@@ -54,7 +55,7 @@ class ChatSessionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Kept up to date by MessageRepository.append, so the history list never counts or scans messages.
     message_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    last_message_preview: Mapped[str | None] = mapped_column(Text)
+    last_message_preview: Mapped[str | None] = mapped_column(StorableText)
     # True once the owner renamed the chat: automatic titles never overwrite theirs.
     title_is_custom: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     search_vector: Mapped[str | None] = mapped_column(
@@ -73,16 +74,19 @@ class ChatMessageRow(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(Text)
-    content: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text, default="complete")
-    client_message_id: Mapped[str | None] = mapped_column(Text, unique=True)
-    model: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(StorableText)
+    content: Mapped[str] = mapped_column(StorableText)
+    status: Mapped[str] = mapped_column(StorableText, default="complete")
+    client_message_id: Mapped[str | None] = mapped_column(StorableText, unique=True)
+    model: Mapped[str | None] = mapped_column(StorableText)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
-    error_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(StorableText)
+    # Came from a user's import: shown in their history, left out of every usage figure (its
+    # timestamps and token counts are the file's word, not this app's record).
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,
@@ -106,11 +110,11 @@ class ChatRequestRow(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(StorableText)
     user_message_id: Mapped[int] = mapped_column(ForeignKey("chat_message.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(Text, default="pending")
-    partial_text: Mapped[str] = mapped_column(Text, default="", server_default="")
-    error_message: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(StorableText, default="pending")
+    partial_text: Mapped[str] = mapped_column(StorableText, default="", server_default="")
+    error_message: Mapped[str | None] = mapped_column(StorableText)
     assistant_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("chat_message.id", ondelete="SET NULL")
     )
@@ -139,9 +143,9 @@ class FeedbackRow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("chat_message.id", ondelete="CASCADE"))
-    user_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(StorableText)
     rating: Mapped[int] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(StorableText)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -158,10 +162,10 @@ class AdminAuditRow(Base):
     __tablename__ = "admin_audit"
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    admin_id: Mapped[str] = mapped_column(Text)
-    owner_id: Mapped[str] = mapped_column(Text)
+    admin_id: Mapped[str] = mapped_column(StorableText)
+    owner_id: Mapped[str] = mapped_column(StorableText)
     session_id: Mapped[uuid.UUID] = mapped_column()
-    session_title: Mapped[str] = mapped_column(Text)
+    session_title: Mapped[str] = mapped_column(StorableText)
     viewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_admin_audit_viewed_at", text("viewed_at DESC")),)

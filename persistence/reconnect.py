@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import ExceptionContext
+
 logger = logging.getLogger(__name__)
 
 # SQLSTATEs of a refused login or a lost connection: invalid password (a rotated credential),
@@ -76,3 +79,24 @@ def safe_to_repeat(method: Callable[P, R]) -> Callable[P, R]:
         return retry_on_disconnect(lambda: method(*args, **kwargs))
 
     return wrapper
+
+
+def discard_connection_after_foreign_errors(engine: Engine) -> None:
+    """Throw away a connection when a query fails with anything but a database (driver) error.
+
+    pg8000 writes a query to the socket in parts; an error raised half-way (text it cannot encode,
+    such as a lone surrogate, or a bug) leaves the server waiting for the rest. Returned to the pool,
+    that connection is out of step: the next user's query reads the previous one's answers. That is
+    the bug class behind a well-known cross-user leak in a large chat service, so such a connection
+    is marked as disconnected, which makes SQLAlchemy close it instead of pooling it.
+    """
+    driver_error = engine.dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "handle_error")
+    def _discard(context: ExceptionContext) -> None:
+        if not isinstance(context.original_exception, driver_error):
+            logger.warning(
+                "A query failed outside the database driver (%s); discarding its connection",
+                type(context.original_exception).__name__,
+            )
+            context.is_disconnect = True

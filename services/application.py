@@ -104,9 +104,19 @@ def build_application(settings: Settings) -> Application:
         raise
     sessions = session_factory(engine)
     models = ModelClientFactory(settings)
-    runner = TurnRunner(sessions=sessions, models=models, settings=settings)
+    endpoints = EndpointCatalog(
+        default_endpoint=models.default_endpoint,
+        workspace_client=(
+            (lambda: workspace_client(settings))
+            if settings.databricks_host and settings.llm_base_url is None and not models.uses_demo
+            else None
+        ),
+    )
+    runner = TurnRunner(sessions=sessions, models=models, endpoints=endpoints, settings=settings)
     runner.recover_interrupted()
-    chat = ChatService(sessions=sessions, runner=runner, models=models, settings=settings)
+    chat = ChatService(
+        sessions=sessions, runner=runner, models=models, endpoints=endpoints, settings=settings
+    )
     return Application(
         settings=settings,
         engine=engine,
@@ -114,15 +124,8 @@ def build_application(settings: Settings) -> Application:
         models=models,
         runner=runner,
         chat=chat,
-        history=HistoryService(sessions=sessions),
+        history=HistoryService(sessions=sessions, endpoint_allowed=endpoints.allows),
         feedback=FeedbackService(sessions=sessions),
         admin=AdminService(sessions=sessions),
-        endpoints=EndpointCatalog(
-            default_endpoint=models.default_endpoint,
-            workspace_client=(
-                (lambda: workspace_client(settings))
-                if settings.databricks_host and settings.llm_base_url is None and not models.uses_demo
-                else None
-            ),
-        ),
+        endpoints=endpoints,
     )

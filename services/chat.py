@@ -18,10 +18,20 @@ from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
 from services.config import Settings
+from services.endpoint_catalog import EndpointCatalog
+from services.endpoint_names import EndpointNotAllowed
 from services.errors import UserError
 from services.model_clients.factory import ModelClientFactory
 from services.text import InvalidMessage, check_user_message, make_storable
-from services.turns import INTERRUPTED_MESSAGE, TurnOutcome, TurnRunner, close_request
+from services.turns import (
+    INTERRUPTED_MESSAGE,
+    MAX_TOKENS_LIMIT,
+    TurnOutcome,
+    TurnRunner,
+    close_request,
+    usable_max_tokens,
+    usable_temperature,
+)
 from services.views import (
     Dashboard,
     EffectiveModelSettings,
@@ -97,11 +107,13 @@ class ChatService:
         sessions: sessionmaker[Session],
         runner: TurnRunner,
         models: ModelClientFactory,
+        endpoints: EndpointCatalog,
         settings: Settings,
     ) -> None:
         self._sessions = sessions
         self._runner = runner
         self._models = models
+        self._endpoints = endpoints
         self._settings = settings
 
     # -- sessions ----------------------------------------------------------------------------------
@@ -164,10 +176,8 @@ class ChatService:
     def effective_model_settings(self, session: SessionView) -> EffectiveModelSettings:
         return EffectiveModelSettings(
             endpoint=session.model_endpoint or self._models.default_endpoint,
-            temperature=session.temperature
-            if session.temperature is not None
-            else self._settings.llm_temperature,
-            max_tokens=session.max_tokens or self._settings.llm_max_tokens,
+            temperature=usable_temperature(session.temperature, self._settings.llm_temperature),
+            max_tokens=usable_max_tokens(session.max_tokens, self._settings.llm_max_tokens),
             system_prompt=(
                 session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
             ),
@@ -186,17 +196,20 @@ class ChatService:
     ) -> SessionView:
         if not 0.0 <= temperature <= 2.0:
             raise InvalidSettings("Temperature must be between 0.0 and 2.0.")
-        if not 1 <= max_tokens <= 200_000:
+        if not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
             raise InvalidSettings("Max tokens must be between 1 and 200,000.")
         if len(system_prompt) > self._settings.max_message_chars:
             raise InvalidSettings(
                 f"The system prompt is longer than {self._settings.max_message_chars:,} characters."
             )
+        endpoint = (endpoint or "").strip() or None
         with unit_of_work(self._sessions) as db:
             row = SessionRepository(db, owner_id=user.email).get_for_update(session_id)
             if row is None:
                 raise SessionNotFound(str(session_id))
-            row.model_endpoint = (endpoint or "").strip() or None
+            if endpoint is not None and not self._endpoints.allows(endpoint):
+                raise EndpointNotAllowed(endpoint)
+            row.model_endpoint = endpoint
             row.temperature = temperature
             row.max_tokens = max_tokens
             row.system_prompt = make_storable(system_prompt).text

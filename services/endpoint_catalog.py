@@ -10,6 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from services.endpoint_names import is_serving_endpoint_name
+from services.model_clients.demo import DEMO_MODEL_NAME
+
 logger = logging.getLogger(__name__)
 
 # Serving endpoint tasks that speak the chat-completions protocol.
@@ -57,6 +60,22 @@ class EndpointCatalog:
         endpoints = [self._default] + [name for name in (listed or []) if name != self._default]
         return EndpointChoices(endpoints, note)
 
+    def allows(self, name: str) -> bool:
+        """Whether a chat may send turns to `name`: the configured default, the offline demo, or
+        (with a workspace) a name of the right shape that the workspace lists as a ready chat
+        endpoint. Lists the endpoints now when they were never listed (turn workers call this)."""
+        if name in (self._default, DEMO_MODEL_NAME):
+            return True
+        if self._workspace_client is None or not is_serving_endpoint_name(name):
+            return False
+        with self._lock:
+            listed = self._listed
+        if listed is None:
+            self.refresh()
+            with self._lock:
+                listed = self._listed
+        return name in (listed or [])
+
     def refresh(self) -> None:
         """List the workspace's endpoints now (the background thread, or a test, calls this)."""
         try:
@@ -65,7 +84,9 @@ class EndpointCatalog:
             names = sorted(
                 endpoint.name
                 for endpoint in self._client.serving_endpoints.list()
-                if endpoint.name and endpoint.task in CHAT_TASKS and _is_ready(endpoint)
+                if is_serving_endpoint_name(endpoint.name)
+                and endpoint.task in CHAT_TASKS
+                and _is_ready(endpoint)
             )
         except Exception as error:
             logger.warning("Listing serving endpoints failed: %s", type(error).__name__)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,14 @@ from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRe
 from services.chat import SessionNotFound
 from services.errors import UserError
 from services.text import make_storable
+from services.turns import MAX_TOKENS_LIMIT
 from services.views import User
+
+# Import limits: Streamlit's upload limit (server.maxUploadSize in .streamlit/config.toml) is 5 MB too.
+IMPORT_MAX_BYTES = 5_000_000
+IMPORT_MAX_MESSAGES = 5_000
+IMPORT_BATCH = 500
+_INT32_MAX = 2**31 - 1
 
 EXPORT_FORMAT = "lakebase-chat.session"
 EXPORT_VERSION = 1
@@ -113,8 +121,13 @@ def _parse_time(value: Any, name: str) -> datetime | None:
 
 
 class HistoryService:
-    def __init__(self, *, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, *, sessions: sessionmaker[Session], endpoint_allowed: Callable[[str], bool] = lambda _: False
+    ) -> None:
+        """`endpoint_allowed` says whether an imported chat may keep its model endpoint
+        (EndpointCatalog.allows); a chat whose endpoint is not allowed is imported with the default."""
         self._sessions = sessions
+        self._endpoint_allowed = endpoint_allowed
 
     # -- browsing ---------------------------------------------------------------------------------
 
@@ -281,18 +294,39 @@ class HistoryService:
                     yield json.dumps(document, ensure_ascii=False) + "\n"
 
     def import_json(self, user: User, data: bytes | str) -> uuid.UUID:
-        """Add one session from this app's JSON export to the user's history, as a new session."""
+        """Add one session from this app's JSON export to the user's history, as a new session.
+
+        The file is the user's word, not this app's record: its messages are marked imported (left
+        out of usage figures), and settings outside what a chat may use fall back to the defaults.
+        """
+        if len(data) > IMPORT_MAX_BYTES:
+            raise InvalidImport(
+                f"The file is {len(data) / 1_000_000:.1f} MB; chats of up to "
+                f"{IMPORT_MAX_BYTES // 1_000_000} MB can be imported. Nothing was imported."
+            )
         document = _parse_export(data)
         session = document["session"]
+        if len(document["messages"]) > IMPORT_MAX_MESSAGES:
+            raise InvalidImport(
+                f"The chat has {len(document['messages']):,} messages; up to {IMPORT_MAX_MESSAGES:,} can be "
+                "imported at once. Nothing was imported."
+            )
+        endpoint = _optional_text(session.get("model_endpoint"), "session.model_endpoint")
+        if endpoint is not None and not self._endpoint_allowed(endpoint):
+            endpoint = None
         with unit_of_work(self._sessions) as db:
             row = SessionRepository(db, owner_id=user.email).add(
                 ChatSessionRow(
                     title=_text(session.get("title"), "session.title") or "Imported chat",
                     title_is_custom=bool(session.get("title_is_custom", False)),
-                    model_endpoint=_optional_text(session.get("model_endpoint"), "session.model_endpoint"),
+                    model_endpoint=endpoint,
                     system_prompt=_optional_text(session.get("system_prompt"), "session.system_prompt"),
-                    temperature=_optional_number(session.get("temperature"), "session.temperature"),
-                    max_tokens=_optional_int(session.get("max_tokens"), "session.max_tokens"),
+                    temperature=_in_range(
+                        _optional_number(session.get("temperature"), "session.temperature"), 0.0, 2.0
+                    ),
+                    max_tokens=_in_range(
+                        _optional_int(session.get("max_tokens"), "session.max_tokens"), 1, MAX_TOKENS_LIMIT
+                    ),
                     pinned=bool(session.get("pinned", False)),
                     archived_at=_parse_time(session.get("archived_at"), "session.archived_at"),
                     created_at=_parse_time(session.get("created_at"), "session.created_at") or func.now(),
@@ -320,10 +354,15 @@ class HistoryService:
                         latency_ms=_optional_int(message.get("latency_ms"), f"{name}.latency_ms"),
                         error_message=_optional_text(message.get("error_message"), f"{name}.error_message"),
                         created_at=_parse_time(message.get("created_at"), f"{name}.created_at") or func.now(),
+                        imported=True,
                     )
                 )
+                if index % IMPORT_BATCH == 0:
+                    db.flush()  # insert in batches: a long chat never sits whole in the unit of work
             row.message_count = len(messages)
-            row.last_message_preview = messages[-1]["content"][:PREVIEW_CHARS] if messages else None
+            row.last_message_preview = (
+                _text(messages[-1].get("content"), "content")[:PREVIEW_CHARS] if messages else None
+            )
             db.commit()
             return row.id
 
@@ -339,6 +378,8 @@ def _parse_export(data: bytes | str) -> dict[str, Any]:
         document = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidImport(NOT_AN_EXPORT + " It is not valid JSON.") from error
+    except RecursionError as error:  # arrays nested thousands deep
+        raise InvalidImport(NOT_AN_EXPORT + " It is nested too deeply.") from error
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise InvalidImport(NOT_AN_EXPORT)
     if document.get("version") != EXPORT_VERSION:
@@ -368,11 +409,12 @@ def _optional_text(value: Any, name: str) -> str | None:
 
 
 def _optional_int(value: Any, name: str) -> int | None:
+    """A whole number a PostgreSQL integer column holds; a figure beyond it is dropped, not stored."""
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidImport(f"`{name}` must be a whole number.")
-    return value
+    return value if 0 <= value <= _INT32_MAX else None
 
 
 def _optional_number(value: Any, name: str) -> float | None:
@@ -380,4 +422,10 @@ def _optional_number(value: Any, name: str) -> float | None:
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise InvalidImport(f"`{name}` must be a number.")
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _in_range(value: float | int | None, lowest: float, highest: float) -> Any:
+    """A chat setting inside what a chat may use, or None (the default) when outside it."""
+    return value if value is not None and lowest <= value <= highest else None

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from persistence.storable import REPLACEMENT_CHARACTER, UNSTORABLE
 from services.errors import UserError
 
-REPLACEMENT_CHARACTER = "\ufffd"
 # NUL cannot be stored in a PostgreSQL text column; lone surrogates cannot be encoded as UTF-8.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The columns clean them too (persistence.storable); this counts them, to tell the user.
+_UNSTORABLE = UNSTORABLE
 
 
 @dataclass(frozen=True)

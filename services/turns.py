@@ -31,6 +31,8 @@ from persistence.repositories import (
 )
 from services.config import Settings
 from services.context import HistoryMessage, build_context
+from services.endpoint_catalog import EndpointCatalog
+from services.endpoint_names import EndpointNotAllowed
 from services.model_clients.factory import ModelClientFactory
 from services.model_clients.port import (
     GenerationParams,
@@ -163,6 +165,23 @@ class TurnBuffer:
                 return
 
 
+MAX_TOKENS_LIMIT = 200_000
+
+
+def usable_temperature(stored: float | None, default: float) -> float:
+    """A chat's own temperature when it is one a model accepts (0.0-2.0), else the default."""
+    if stored is None or not 0.0 <= stored <= 2.0:  # NaN fails both comparisons
+        return default
+    return stored
+
+
+def usable_max_tokens(stored: int | None, default: int) -> int:
+    """A chat's own reply-length limit when it is in range (1-200,000), else the default."""
+    if stored is None or not 1 <= stored <= MAX_TOKENS_LIMIT:
+        return default
+    return stored
+
+
 class TurnRunner:
     """A small thread pool that runs turns. One per process (cached by the UI layer)."""
 
@@ -171,11 +190,13 @@ class TurnRunner:
         *,
         sessions: sessionmaker[Session],
         models: ModelClientFactory,
+        endpoints: EndpointCatalog,
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._models = models
+        self._endpoints = endpoints
         self._settings = settings
         self._clock = clock
         self._buffers: dict[uuid.UUID, TurnBuffer] = {}
@@ -292,10 +313,8 @@ class TurnRunner:
             endpoint = session.model_endpoint or self._models.default_endpoint
             params = GenerationParams(
                 model=endpoint,
-                temperature=(
-                    session.temperature if session.temperature is not None else self._settings.llm_temperature
-                ),
-                max_tokens=session.max_tokens or self._settings.llm_max_tokens,
+                temperature=usable_temperature(session.temperature, self._settings.llm_temperature),
+                max_tokens=usable_max_tokens(session.max_tokens, self._settings.llm_max_tokens),
             )
             system_prompt = (
                 session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
@@ -321,6 +340,13 @@ class TurnRunner:
         request_id = buffer.request_id
         session_id, question, first_turn = prepared.session_id, prepared.question, prepared.first_turn
         endpoint, params, prompt = prepared.endpoint, prepared.params, prepared.prompt
+        if not self._endpoints.allows(endpoint):
+            # Checked again here, at the last moment: a stored or imported name never reaches a URL.
+            logger.warning("Turn %s: refused an endpoint that is not allowed", request_id)
+            outcome = TurnOutcome("error", "", EndpointNotAllowed(endpoint).user_message)
+            saved = self._finish(request_id, owner_id, outcome, model=None, usage=None)
+            buffer.finish(outcome if saved else TurnOutcome("error", "", SAVE_FAILED_MESSAGE))
+            return
         client = self._models.client_for(endpoint)
         first_token_at: float | None = None
         usage: Usage | None = None

@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import openai
 from openai import OpenAI, Stream
 from openai.types.chat import ChatCompletionChunk
 
+from services.endpoint_names import is_serving_endpoint_name
 from services.model_clients.port import (
     GenerationParams,
     ModelError,
@@ -256,6 +258,13 @@ class DatabricksServingClient:
         return "Databricks serving endpoint"
 
     def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+        if not is_serving_endpoint_name(params.model):
+            # Never a path: the name goes into the URL the app calls with its own token.
+            raise ModelError(
+                ModelErrorKind.CONFIGURATION,
+                "The model endpoint's name is not valid (letters, digits, - and _ only). Choose another "
+                "model in the chat's settings; your message is saved.",
+            )
         target = f"The Databricks serving endpoint `{params.model}`"
         token = self._token_provider()
         body = {
@@ -267,7 +276,7 @@ class DatabricksServingClient:
         }
         try:
             stream = self._client.with_options(api_key=token).post(
-                f"/{params.model}/invocations",
+                f"/{quote(params.model, safe='')}/invocations",
                 body=body,
                 cast_to=ChatCompletionChunk,
                 stream=True,

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from types import SimpleNamespace
 
 from services.chat import ChatService
 from services.config import Settings
+from services.endpoint_catalog import EndpointCatalog
 from services.turns import TurnRunner
 from services.views import User
 from tests.fakes.models import ScriptedModel, ScriptedModels
@@ -13,12 +15,30 @@ ALICE = User("alice@example.com")
 BOB = User("bob@example.com")
 
 
+# The ready chat endpoints the stand-in workspace lists, besides the scripted default.
+LISTED_ENDPOINTS = ("my-endpoint", "other-endpoint")
+
+
+def listing_workspace(names: tuple[str, ...] = LISTED_ENDPOINTS) -> SimpleNamespace:
+    """What EndpointCatalog reads from a workspace client: `serving_endpoints.list()`."""
+    ready = SimpleNamespace(ready="READY")
+    listed = [SimpleNamespace(name=name, task="llm/v1/chat", state=ready) for name in names]
+    return SimpleNamespace(serving_endpoints=SimpleNamespace(list=lambda: listed))
+
+
 def chat_service(sessions, model: ScriptedModel | None = None, **settings: object) -> ChatService:
     settings.setdefault("model_titles", False)
     config = Settings(_env_file=None, checkpoint_interval_seconds=0.05, **settings)
     models = ScriptedModels(model or ScriptedModel())
-    runner = TurnRunner(sessions=sessions, models=models, settings=config)  # type: ignore[arg-type]
-    return ChatService(sessions=sessions, runner=runner, models=models, settings=config)  # type: ignore[arg-type]
+    endpoints = EndpointCatalog(default_endpoint=models.default_endpoint, workspace_client=listing_workspace)
+    runner = TurnRunner(sessions=sessions, models=models, endpoints=endpoints, settings=config)  # type: ignore[arg-type]
+    return ChatService(
+        sessions=sessions,
+        runner=runner,
+        models=models,  # type: ignore[arg-type]
+        endpoints=endpoints,
+        settings=config,
+    )
 
 
 def wait_for_reply(service: ChatService, user: User, session_id: uuid.UUID, timeout: float = 10.0) -> None:

@@ -25,9 +25,13 @@ pytestmark = pytest.mark.integration
 ACTIVE = SessionFilters()
 
 
+# The endpoints this stand-in app may use; an imported chat keeps its endpoint only if it is one.
+ALLOWED_ENDPOINTS = {"model-a", "model-z"}
+
+
 @pytest.fixture
 def history(sessions) -> HistoryService:
-    return HistoryService(sessions=sessions)
+    return HistoryService(sessions=sessions, endpoint_allowed=ALLOWED_ENDPOINTS.__contains__)
 
 
 def test_the_list_is_newest_first_with_pinned_on_top_and_counts(sessions, history) -> None:
