@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from persistence.schema import DEFAULT_SCHEMA
+from services.endpoint_names import is_serving_endpoint_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,6 +171,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PGHOST is set: also set LAKEBASE_ENDPOINT (Autoscaling) "
                 "or LAKEBASE_INSTANCE_NAME (provisioned)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _serving_endpoint_is_a_name(self) -> Settings:
+        # A Databricks endpoint name goes into a URL path; an OpenAI-compatible model name goes
+        # into the request body, where "llama3.1:8b" or "org/model" are fine.
+        talks_to_databricks = self.llm_base_url is None and self.databricks_host is not None
+        if (
+            self.llm_endpoint is not None
+            and talks_to_databricks
+            and not is_serving_endpoint_name(self.llm_endpoint)
+        ):
+            raise ValueError(
+                "LLM_ENDPOINT must be a serving endpoint's name: up to 63 letters, digits, - and _"
             )
         return self
 

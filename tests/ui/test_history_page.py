@@ -196,7 +196,10 @@ def test_import_round_trip_and_a_bad_file(open_app, seed, clean_db, downloads) -
     first = json.loads(exported)
     again["session"].pop("id"), first["session"].pop("id")
     # This app runs the demo model only, so the imported chat cannot keep `model-a`: it uses the default.
-    assert (first["session"].pop("model_endpoint"), again["session"].pop("model_endpoint")) == ("model-a", None)
+    assert (first["session"].pop("model_endpoint"), again["session"].pop("model_endpoint")) == (
+        "model-a",
+        None,
+    )
     assert again == first
 
 
