@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
+from components.markup import plain as escape_markdown
 from services.history import HistoryItem
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def escape_markdown(text: str) -> str:
-    """Show text exactly as typed: no Markdown formatting, no links, no HTML."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def relative_time(moment: datetime, *, now: datetime | None = None) -> str:
@@ -44,7 +37,7 @@ def snippet_markdown(item: HistoryItem) -> str:
 
 def item_caption(item: HistoryItem) -> str:
     parts = [
-        item.model_endpoint or "default model",
+        escape_markdown(item.model_endpoint or "default model"),
         f"{item.message_count} message{'s' if item.message_count != 1 else ''}",
         relative_time(item.updated_at),
     ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 
+from components.markup import message_markdown, plain
 from services.views import MessageView
 
 _STATUS_NOTES = {
@@ -15,7 +16,7 @@ _STATUS_NOTES = {
 
 
 def reply_caption(message: MessageView) -> str:
-    parts = [f"`{message.model}`" if message.model else "model unknown"]
+    parts = [plain(message.model) if message.model else "model unknown"]
     if message.prompt_tokens is not None or message.completion_tokens is not None:
         parts.append(f"{message.prompt_tokens or 0:,} → {message.completion_tokens or 0:,} tokens")
     if message.time_to_first_token_ms is not None:
@@ -27,9 +28,9 @@ def reply_caption(message: MessageView) -> str:
 
 def render_message(message: MessageView, *, below_reply: Callable[[MessageView], None] | None = None) -> None:
     with st.chat_message(message.role):
-        # Markdown with HTML off: model output and user text are never trusted as HTML.
+        # Markdown with HTML off and images as links (components.markup): never trusted as HTML.
         if message.content:
-            st.markdown(message.content)
+            st.markdown(message_markdown(message.content))
         if message.role == "assistant":
             render_reply_footer(message)
             if below_reply is not None:
@@ -43,6 +44,17 @@ def render_reply_footer(message: MessageView) -> None:
     elif message.status in _STATUS_NOTES:
         st.warning(message.error_message or _STATUS_NOTES[message.status], icon=":material/pause_circle:")
     st.caption(reply_caption(message))
+
+
+def render_streaming_reply(batches: Iterator[str]) -> str:
+    """A reply as it streams: redrawn whole at each batch (about ten a second), so that the image
+    rule applies to the text so far, never to a fragment in which `![` is split across batches."""
+    slot = st.empty()
+    text = ""
+    for batch in batches:
+        text += batch
+        slot.markdown(message_markdown(text))
+    return text
 
 
 def render_messages(

@@ -6,6 +6,7 @@ import uuid
 
 import streamlit as st
 
+from components.markup import plain
 from services.views import SessionSummary
 
 CHAT_PAGE = "pages/chat.py"
@@ -17,10 +18,10 @@ def render_session_list(sessions: list[SessionSummary], *, current: uuid.UUID | 
         st.sidebar.caption("No chats yet. Your conversations appear here.")
         return
     for summary in sessions:
-        label = ("▸ " if summary.id == current else "") + summary.title
+        label = ("▸ " if summary.id == current else "") + plain(summary.title)
         st.sidebar.page_link(
             CHAT_PAGE,
             label=label,
             query_params={"session": str(summary.id)},
-            help=f"{summary.message_count} messages · {summary.model_endpoint or 'default model'}",
+            help=f"{summary.message_count} messages · {plain(summary.model_endpoint or 'default model')}",
         )

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from components import state
+from components.markup import plain, plain_block
 from components.runtime import application_or_stop, current_user_or_stop
 from services.admin import NotAnAdmin, UsageReport
 from services.views import User
@@ -157,13 +158,14 @@ if not thumbs_down:
     st.caption("No reply has been rated thumbs down.")
 for reply in thumbs_down:
     with st.container(border=True):
-        st.markdown(f"**{reply.session_title}** · `{reply.model or 'unknown model'}`")
+        st.markdown(f"**{plain(reply.session_title)}** · {plain(reply.model or 'unknown model')}")
         st.caption(
-            f"Rated by {reply.rated_by} · {reply.rated_at:%d %b %Y %H:%M} UTC · chat of {reply.owner_id}"
+            f"Rated by {plain(reply.rated_by)} · {reply.rated_at:%d %b %Y %H:%M} UTC · "
+            f"chat of {plain(reply.owner_id)}"
         )
         st.text(reply.reply_preview)
         if reply.comment:
-            st.markdown(f"> {reply.comment}")
+            st.markdown(plain_block(reply.comment))
         st.page_link(
             CONVERSATION_PAGE,
             label="Open the conversation (read-only, recorded in the audit log)",

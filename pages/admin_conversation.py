@@ -10,6 +10,7 @@ import uuid
 import streamlit as st
 
 from components import state
+from components.markup import plain
 from components.messages import render_messages
 from components.runtime import application_or_stop, current_user_or_stop
 from services.admin import NotAnAdmin
@@ -30,12 +31,13 @@ except (ValueError, SessionNotFound):
     st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
     st.stop()
 
-st.title(conversation.title)
+st.title(plain(conversation.title))
 st.info(
-    f"Read-only view of **{conversation.owner_id}**'s conversation. Your view is recorded in the audit log; "
+    f"Read-only view of **{plain(conversation.owner_id)}**'s conversation. "
+    "Your view is recorded in the audit log; "
     "nothing can be written here.",
     icon=":material/visibility:",
 )
-st.caption(f"Session `{conversation.session_id}` · model `{conversation.model_endpoint or 'default'}`")
+st.caption(f"Session {conversation.session_id} · model {plain(conversation.model_endpoint or 'default')}")
 render_messages(conversation.messages)
 st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")

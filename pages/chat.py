@@ -11,11 +11,13 @@ import streamlit as st
 
 from components import state
 from components.feedback import render_feedback
-from components.messages import render_messages, render_reply_footer
+from components.markup import message_markdown, plain
+from components.messages import render_messages, render_reply_footer, render_streaming_reply
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
-from services.chat import InvalidSettings, SessionNotFound, TurnInProgress
+from services.chat import SessionNotFound, TurnInProgress
+from services.errors import UserError
 from services.feedback import ReplyNotFound
 from services.text import InvalidMessage
 from services.views import MessageView, SessionView
@@ -114,14 +116,14 @@ if change is not None:
         )
         effective = chat.effective_model_settings(session)
         st.sidebar.success("Settings saved for this chat.")
-    except InvalidSettings as error:
+    except UserError as error:  # settings out of range, or an endpoint this app may not use
         st.sidebar.error(error.user_message)
 
 # -- header -----------------------------------------------------------------------------------------
-st.title(session.title if session else "New chat")
+st.title(plain(session.title) if session else "New chat")
 model_label = app.models.client_for(effective.endpoint).label
 st.caption(f"Session `{session.id}`" if session else "New chat: it is saved when you send the first message.")
-st.caption(f"Model: `{effective.endpoint}` ({model_label})")
+st.caption(f"Model: {plain(effective.endpoint)} ({model_label})")
 if app.models.client_for(effective.endpoint).is_demo:
     hint = app.models.configuration_hint()
     st.info(
@@ -178,7 +180,7 @@ def _follow_reply_written_elsewhere(request_id: uuid.UUID) -> None:
     if current is None or current.id != request_id:
         st.rerun(scope="app")
     if current.partial_text:
-        st.markdown(current.partial_text)
+        st.markdown(message_markdown(current.partial_text))
     st.caption(
         f"This reply is being written by another app instance (last saved "
         f"{current.seconds_since_activity:.0f} s ago); it updates here by itself."
@@ -198,7 +200,7 @@ if open_request is not None:
             icon=":material/stop_circle:",
         )
         if buffer is not None:
-            st.write_stream(buffer.stream_batches())
+            render_streaming_reply(buffer.stream_batches())
             stop_slot.empty()
             # The runner saved the reply before closing the buffer: show its status and figures.
             messages = chat.messages(user, session.id)

@@ -8,6 +8,7 @@ ensure_frame()
 import streamlit as st
 
 from components import state
+from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
 
@@ -15,12 +16,13 @@ app = application_or_stop()
 user = current_user_or_stop(app.settings)
 dashboard = app.chat.dashboard(user, recent=5)
 
-st.title(f"Hello, {user.display_name}")
-st.caption(f"Signed in as {user.email} · data in {app.database_description}")
+st.title(f"Hello, {plain(user.display_name)}")
+st.caption(f"Signed in as {plain(user.email)} · data in {plain(app.database_description)}")
 
 sessions_column, messages_column, model_column = st.columns(3)
 sessions_column.metric("Chats active this week", dashboard.sessions_this_week)
 messages_column.metric("Messages sent this week", dashboard.messages_this_week)
+# A metric's value is shown as plain text by Streamlit itself.
 model_column.metric("Model in use", app.models.default_endpoint, help=app.models.default_label, border=False)
 
 if st.button("Start a new chat", type="primary", icon=":material/add_comment:"):
@@ -33,7 +35,7 @@ if not dashboard.recent_sessions:
 for summary in dashboard.recent_sessions:
     st.page_link(
         CHAT_PAGE,
-        label=f"{summary.title} · {summary.message_count} messages · {summary.updated_at:%d %b %H:%M}",
+        label=f"{plain(summary.title)} · {summary.message_count} messages · {summary.updated_at:%d %b %H:%M}",
         query_params={"session": str(summary.id)},
         icon=":material/chat_bubble:",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 import uuid
@@ -71,8 +72,15 @@ def clean_model_title(suggestion: str) -> str:
     """The first line of the model's answer, without quotes, Markdown marks or a final full stop."""
     line = next((part.strip() for part in suggestion.splitlines() if part.strip()), "")
     line = make_storable(line).text.strip().removeprefix("Title:").strip()
+    # A title is plain text: images and links keep only their words, markup characters go.
+    line = _MARKDOWN_LINK.sub(r"\1", line)
     line = line.strip("\"'`*#").strip().rstrip(".").strip()
-    return line[:TITLE_MAX_CHARS].strip()
+    line = _TITLE_MARKUP.sub("", line)
+    return " ".join(line.split())[:TITLE_MAX_CHARS].strip()
+
+
+_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_TITLE_MARKUP = re.compile(r"[<>`*_\[\]]")
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def test_two_turns_stream_into_the_page_and_both_are_saved(open_app, clean_db) -
     ]
     assert stored[0][1] == "First question" and stored[3][1] == shown[3][1]
     # Each reply has a caption with its model and figures.
-    assert sum("first token" in c.value and "offline-demo" in c.value for c in app.caption) == 2
+    assert sum("first token" in c.value and "offline\\-demo" in c.value for c in app.caption) == 2
 
 
 def test_a_reload_shows_the_same_conversation(open_app, clean_db) -> None:
