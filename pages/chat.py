@@ -16,7 +16,7 @@ from components.messages import render_messages, render_reply_footer, render_str
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
-from services.chat import SessionNotFound, TurnInProgress
+from services.chat import SessionNotFound, TurnInProgress, TurnLimitReached
 from services.errors import UserError
 from services.feedback import ReplyNotFound
 from services.text import InvalidMessage
@@ -88,7 +88,7 @@ if prompt is not None:
             st.query_params["session"] = str(result.session_id)
         session = chat.get_session(user, result.session_id)
         submission_problems += [("warning", notice) for notice in result.notices]
-    except InvalidMessage as error:
+    except (InvalidMessage, TurnLimitReached) as error:
         submission_problems.append(("error", error.user_message))
         refused_text = prompt if prompt.strip() else None
     except TurnInProgress as error:
@@ -217,7 +217,7 @@ if (
 ):
     try:
         chat.retry(user, session.id)
-    except (TurnInProgress, InvalidMessage) as error:
+    except (TurnInProgress, InvalidMessage, TurnLimitReached) as error:
         st.warning(error.user_message)
     else:
         st.rerun()

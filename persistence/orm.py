@@ -129,6 +129,8 @@ class ChatRequestRow(Base):
             name="ck_chat_request_status",
         ),
         Index("ix_chat_request_session", "session_id"),
+        # Per-user turn limits count a user's recent requests.
+        Index("ix_chat_request_user_created", "user_id", "created_at"),
         # Recovery looks up unfinished requests across all sessions: a partial index stays tiny.
         Index(
             "ix_chat_request_open",

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 
+# The first key of the advisory lock that serialises one user's new turns (the second is the user).
+USER_TURNS_LOCK_CLASS = 7_315_224
+
 OPEN_REQUEST_STATUSES = ("pending", "streaming")
 PREVIEW_CHARS = 200
 
@@ -195,6 +198,41 @@ class RequestRepository:
             .order_by(ChatRequestRow.created_at.desc())
             .limit(1)
         )
+
+    def lock_turns_of_user(self) -> None:
+        """Serialise this user's new turns until the transaction ends, across every app instance,
+        so that two submits at once cannot both pass the per-user limits."""
+        self._db.execute(
+            select(func.pg_advisory_xact_lock(USER_TURNS_LOCK_CLASS, func.hashtext(self._owner_id)))
+        )
+
+    def count_open(self, *, active_since: datetime) -> int:
+        """This user's requests still being answered (a request silent since `active_since` has
+        lost its runner and no longer counts)."""
+        return (
+            self._db.scalar(
+                select(func.count())
+                .select_from(ChatRequestRow)
+                .where(
+                    ChatRequestRow.user_id == self._owner_id,
+                    ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
+                    func.coalesce(
+                        ChatRequestRow.checkpointed_at, ChatRequestRow.started_at, ChatRequestRow.created_at
+                    )
+                    >= active_since,
+                )
+            )
+            or 0
+        )
+
+    def started_since(self, since: datetime) -> tuple[int, datetime | None]:
+        """How many requests this user made since `since`, and when the oldest of them was made."""
+        count, oldest = self._db.execute(
+            select(func.count(), func.min(ChatRequestRow.created_at)).where(
+                ChatRequestRow.user_id == self._owner_id, ChatRequestRow.created_at >= since
+            )
+        ).one()
+        return count, oldest
 
     def latest_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
         return self._db.scalar(

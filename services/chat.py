@@ -6,6 +6,7 @@ or rolls back, and returns plain views. Every query is scoped by the user's id.
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,10 @@ class SessionNotFound(LookupError):
 
 class TurnInProgress(RuntimeError):
     user_message = "A reply is still being written in this conversation. Wait for it, or press Stop."
+
+
+class TurnLimitReached(UserError):
+    """A per-user limit refused a new turn; the message says when to try again."""
 
 
 class InvalidSettings(UserError):
@@ -298,6 +303,7 @@ class ChatService:
             requests = RequestRepository(db, owner_id=user.email)
             if requests.open_for_session(session_id) is not None:
                 raise TurnInProgress()
+            self._enforce_turn_limits(db, requests)
             message = messages.append(
                 ChatMessageRow(
                     session_id=session_id,
@@ -322,6 +328,27 @@ class ChatService:
                 notices=notices,
             )
 
+    def _enforce_turn_limits(self, db: Session, requests: RequestRepository) -> None:
+        """The per-user caps, checked in the submit's own transaction under a per-user lock, so
+        they hold across app instances and before any model call."""
+        requests.lock_turns_of_user()
+        now = db.scalar(select(func.now()))
+        active_since = now - timedelta(seconds=self._runner.stale_after_seconds)
+        in_progress = requests.count_open(active_since=active_since)
+        if in_progress >= self._settings.max_concurrent_turns_per_user:
+            raise TurnLimitReached(
+                f"You already have {in_progress} replies being written (in this or other chats); the limit "
+                f"is {self._settings.max_concurrent_turns_per_user}. Wait for one to finish, or stop one, "
+                "then send it again (it is shown below)."
+            )
+        recent, oldest = requests.started_since(now - timedelta(minutes=1))
+        if recent >= self._settings.max_turns_per_minute_per_user and oldest is not None:
+            wait = max(1, math.ceil(60 - (now - oldest).total_seconds()))
+            raise TurnLimitReached(
+                f"You have sent {recent} messages in the last minute, the most this app takes. "
+                f"Try again in {wait} s; your message is shown below."
+            )
+
     def retry(self, user: User, session_id: uuid.UUID) -> SubmitResult:
         """Ask again for a reply to the latest user message (after an error, a stop or an interruption)."""
         with unit_of_work(self._sessions) as db:
@@ -331,6 +358,7 @@ class ChatService:
             requests = RequestRepository(db, owner_id=user.email)
             if requests.open_for_session(session_id) is not None:
                 raise TurnInProgress()
+            self._enforce_turn_limits(db, requests)
             last_user_message_id = db.scalar(
                 select(func.max(ChatMessageRow.id)).where(
                     ChatMessageRow.session_id == session_id, ChatMessageRow.role == "user"

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     turn_workers: int = Field(default=8, ge=1, le=64)
     checkpoint_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     model_titles: bool = True
+    # Per-user limits, enforced in the database before any model call (they hold across instances).
+    max_concurrent_turns_per_user: int = Field(default=2, ge=1, le=64)
+    max_turns_per_minute_per_user: int = Field(default=20, ge=1, le=10_000)
 
     # Identity.
     admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
