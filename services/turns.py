@@ -40,6 +40,7 @@ from services.model_clients.port import (
     ModelClient,
     ModelError,
     PromptMessage,
+    StreamEvent,
     TextDelta,
     Usage,
 )
@@ -173,6 +174,47 @@ class TurnBuffer:
                 return
 
 
+_STREAM_ENDED = object()
+
+
+def _until_stopped(stream: Iterator[StreamEvent], buffer: TurnBuffer) -> Iterator[StreamEvent]:
+    """The model's events, read by a helper thread, so that Stop takes effect at once, even while
+    the model has not sent its first token: the turn then ends as stopped and the helper thread
+    closes the stream (and its connection) as soon as the model answers or times out."""
+    events: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def pump() -> None:
+        try:
+            for event in stream:
+                events.put(event)
+                if buffer.stop_requested:
+                    break
+        except BaseException as error:  # handed to the turn, which reports ModelError plainly
+            events.put(error)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    logger.warning("Closing a model stream failed", exc_info=True)
+            events.put(_STREAM_ENDED)
+
+    threading.Thread(target=pump, name="model-stream", daemon=True).start()
+    while True:
+        try:
+            item = events.get(timeout=0.05)
+        except queue.Empty:
+            if buffer.stop_requested:
+                return
+            continue
+        if item is _STREAM_ENDED:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item  # type: ignore[misc]
+
+
 MAX_TOKENS_LIMIT = 200_000
 
 
@@ -285,13 +327,22 @@ class TurnRunner:
             # The stack trace goes to the log (no message text: parameters are hidden by the engine).
             logger.exception("Turn %s failed unexpectedly", buffer.request_id)
             if not buffer.done:
-                buffer.finish(TurnOutcome("error", buffer.text(), UNEXPECTED_FAILURE_MESSAGE))
+                outcome = TurnOutcome("error", buffer.text(), UNEXPECTED_FAILURE_MESSAGE)
+                # Close the request too: left open, it would refuse the chat's next message until stale.
+                self._finish(buffer.request_id, owner_id, outcome, model=None)
+                buffer.finish(outcome)
         finally:
             with self._buffers_lock:
                 self._buffers.pop(buffer.request_id, None)
 
     def _run(self, buffer: TurnBuffer, owner_id: str) -> None:
         started = self._clock()
+        if buffer.stop_requested:
+            # Stopped while still queued: close it without ever calling the model.
+            outcome = TurnOutcome("stopped", "", None)
+            self._finish(buffer.request_id, owner_id, outcome, model=None)
+            buffer.finish(outcome)
+            return
         prepared = retry_on_disconnect(lambda: self._prepare(buffer, owner_id))
         if prepared is None:
             return
@@ -363,7 +414,7 @@ class TurnRunner:
         checkpointed_length = 0
         stream = client.stream_chat(prompt, params)
         try:
-            for event in stream:
+            for event in _until_stopped(stream, buffer):
                 if isinstance(event, TextDelta):
                     if first_token_at is None:
                         first_token_at = self._clock()
@@ -383,10 +434,6 @@ class TurnRunner:
         except ModelError as error:
             status, error_message = "error", error.user_message
             logger.warning("Turn %s: model error %s", request_id, error.kind)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
         if buffer.stop_requested and status == "complete":
             status = "stopped"
         if status == "stopped" and self._shutting_down.is_set():
