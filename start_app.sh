@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Run the app locally at http://localhost:8000 (or $APP_PORT) on its embedded defaults.
+# It listens on 127.0.0.1 only: locally every visitor is LOCAL_USER_EMAIL, so the app must not be
+# reachable from other machines. APP_ADDRESS=0.0.0.0 opens it up (only behind a proxy that signs
+# people in and sets X-Forwarded-Email, with TRUST_FORWARDED_HEADERS=true).
 # Settings come from the environment and .env (see .env.example).
 # Makes .venv on first use. The app runs in the background; ./stop_app.sh stops it and the database.
 set -euo pipefail
@@ -8,7 +11,9 @@ source scripts/venv.sh
 ensure_venv requirements.txt
 
 port="${APP_PORT:-8000}"
+address="${APP_ADDRESS:-127.0.0.1}"
 pid_file=".data/app-$port.pid"
+embedded_file=".data/app-$port.embedded"
 log_file=".data/app-$port.log"
 mkdir -p .data
 if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
@@ -16,11 +21,15 @@ if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
     exit 0
 fi
 
-# Bad settings stop start-up here, with a message naming the setting.
-.venv/bin/python -m services.config
+# Bad settings stop start-up here, with a message naming the setting. The embedded database's
+# folder (empty when the app uses DATABASE_URL or Lakebase) is kept for stop_app.sh.
+.venv/bin/python -m services.config --embedded-dir > "$embedded_file.new" || {
+    cat "$embedded_file.new"; rm -f "$embedded_file.new"; exit 2
+}
+mv "$embedded_file.new" "$embedded_file"
 
 nohup .venv/bin/python -m streamlit run Home.py \
-    --server.port "$port" --server.headless true --browser.gatherUsageStats false \
+    --server.port "$port" --server.address "$address" --server.headless true --browser.gatherUsageStats false \
     > "$log_file" 2>&1 &
 echo $! > "$pid_file"
 

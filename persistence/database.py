@@ -28,7 +28,7 @@ from services.config import Settings
 @dataclass(frozen=True)
 class DatabaseTarget:
     url: str
-    description: str  # for the UI and logs: never contains a password
+    description: str  # for the UI: names the kind of database, never its host or a password
 
 
 def resolve_database_target(settings: Settings) -> DatabaseTarget:
@@ -39,7 +39,7 @@ def resolve_database_target(settings: Settings) -> DatabaseTarget:
         url = url.set(drivername="postgresql+pg8000")
         return DatabaseTarget(
             url=url.render_as_string(hide_password=False),
-            description=f"PostgreSQL at {url.host or 'local socket'}/{url.database}",
+            description="PostgreSQL (DATABASE_URL)",
         )
     server = start_embedded_server(settings.embedded_db_path())
     return DatabaseTarget(url=server.sqlalchemy_url(), description="embedded PostgreSQL (local)")
@@ -71,6 +71,9 @@ def build_engine(url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10)
     """An engine whose connections all work in the app's `schema` (see persistence.schema)."""
     engine = create_engine(
         url,
+        # Seconds for pg8000's socket (connect and every read): a server that stops answering
+        # fails the action instead of hanging it; longer than the statement timeout.
+        connect_args={"timeout": 30},
         pool_size=pool_size,
         max_overflow=10,
         pool_pre_ping=True,

@@ -47,7 +47,7 @@ class LakebaseTarget:
 
     @property
     def description(self) -> str:
-        return f"Lakebase at {self.host}/{self.database}"
+        return "Lakebase"  # shown on pages: the host is no business of the app's users
 
 
 @dataclass(frozen=True)

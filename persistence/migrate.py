@@ -17,7 +17,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from persistence.schema import DEFAULT_SCHEMA, ensure_schema, move_tables_left_in_public
+from persistence.schema import (
+    DEFAULT_SCHEMA,
+    STATEMENT_TIMEOUT_MS,
+    ensure_schema,
+    move_tables_left_in_public,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,9 @@ def apply_migrations(engine: Engine, *, schema: str = DEFAULT_SCHEMA, target: st
     (persistence.database.build_engine does)."""
     config = _alembic_config()
     with engine.connect() as connection:
+        # Waiting for another process's migration, or a migration itself, may take longer than
+        # the statement timeout every pooled connection has.
+        connection.execute(text("SET statement_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         connection.commit()
         try:
@@ -66,6 +74,7 @@ def apply_migrations(engine: Engine, *, schema: str = DEFAULT_SCHEMA, target: st
             try:
                 connection.rollback()
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.execute(text(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
                 connection.commit()
             except Exception:
                 # The connection broke: closing it releases the lock, and it must not be pooled.

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, event, text
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "lakebase_chat"
+# No statement may hold a connection (and its locks) longer than this; migrations lift it.
+STATEMENT_TIMEOUT_MS = 20_000
 
 # The tables earlier versions of the app created in `public` (Alembic's version table included).
 LEGACY_PUBLIC_TABLES = (
@@ -34,8 +36,9 @@ def quoted(schema: str) -> str:
 
 
 def use_schema_on_every_connection(engine: Engine, schema: str) -> None:
-    """Set `search_path` on each new pooled connection, before SQLAlchemy's own first-connect checks,
-    so unqualified names (the models, Alembic, raw SQL) all resolve in the app's schema.
+    """Set `search_path` (and a statement timeout) on each new pooled connection, before
+    SQLAlchemy's own first-connect checks, so unqualified names (the models, Alembic, raw SQL)
+    all resolve in the app's schema.
 
     Only the app's schema is on the path: nothing can fall back into `public` by accident.
     `pg_catalog` is always searched implicitly, so built-ins such as `to_tsvector` still resolve.
@@ -49,6 +52,7 @@ def use_schema_on_every_connection(engine: Engine, schema: str) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"SET search_path TO {quoted(schema)}")
+            cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
         finally:
             cursor.close()
             dbapi_connection.autocommit = previous

@@ -238,13 +238,22 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def main() -> int:
-    """`python -m services.config`: check the settings before start-up, printing what is wrong."""
+def main(argv: list[str] | None = None) -> int:
+    """`python -m services.config`: check the settings before start-up, printing what is wrong.
+
+    With `--embedded-dir`, also print the embedded database's folder when the settings use it (and
+    nothing otherwise): start_app.sh records it, so stop_app.sh stops only what its app started.
+    """
+    import sys
+
+    arguments = sys.argv[1:] if argv is None else argv
     try:
-        Settings()
+        settings = Settings()
     except ValidationError as error:
         print(describe_settings_error(error))
         return 2
+    if "--embedded-dir" in arguments and settings.database_url is None and not settings.uses_lakebase:
+        print(settings.embedded_db_path())
     return 0
 
 

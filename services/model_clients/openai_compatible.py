@@ -213,10 +213,11 @@ class OpenAICompatibleClient:
 
     @property
     def label(self) -> str:
-        return f"OpenAI-compatible server at {self._base_url}"
+        # Never the URL itself: it can carry credentials, and it says nothing a user can act on.
+        return "OpenAI-compatible server (LLM_BASE_URL)"
 
     def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
-        target = f"The model server at {self._base_url}"
+        target = "The model server set in LLM_BASE_URL"
         try:
             stream = self._client.chat.completions.create(
                 model=params.model,
