@@ -27,6 +27,10 @@ fi
     cat "$embedded_file.new"; rm -f "$embedded_file.new"; exit 2
 }
 mv "$embedded_file.new" "$embedded_file"
+# Start the embedded database now, not on the first page load: the first visitor does not wait.
+if [ -s "$embedded_file" ]; then
+    .venv/bin/python -m persistence.embedded start "$(cat "$embedded_file")" >/dev/null
+fi
 
 nohup .venv/bin/python -m streamlit run Home.py \
     --server.port "$port" --server.address "$address" --server.headless true --browser.gatherUsageStats false \

@@ -15,7 +15,14 @@ from components.history_list import escape_markdown, item_caption, snippet_markd
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
 from services.chat import SessionNotFound
-from services.history import ArchiveFilter, HistoryItem, InvalidImport, InvalidTitle, SessionFilters
+from services.history import (
+    ArchiveFilter,
+    HistoryItem,
+    InvalidImport,
+    InvalidSearch,
+    InvalidTitle,
+    SessionFilters,
+)
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -153,7 +160,11 @@ filters = SessionFilters(
 )
 
 # -- results --------------------------------------------------------------------------------------
-results = history.search(user, query, filters) if query.strip() else None
+try:
+    results = history.search(user, query, filters) if query.strip() else None
+except InvalidSearch as error:
+    st.warning(error.user_message)
+    results = None
 if results is not None:
     st.caption(
         f"{len(results)} chat{'s' if len(results) != 1 else ''} match" + ("es" if len(results) == 1 else "")

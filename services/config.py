@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # Database. Unset: an embedded PostgreSQL under EMBEDDED_DB_DIR.
     database_url: SecretStr | None = None
     embedded_db_dir: Path = Path(".data/postgres")
+    # Replies finished while the database was unreachable wait here until it is back.
+    outbox_dir: Path = Path(".data/outbox")
     # The PostgreSQL schema the app creates, owns and keeps all of its tables in (never `public`:
     # on Lakebase the app's role may create schemas in its database but not objects in `public`).
     database_schema: str = DEFAULT_SCHEMA
@@ -217,6 +219,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    def outbox_path(self) -> Path:
+        path = self.outbox_dir
+        return path if path.is_absolute() else PROJECT_ROOT / path
 
     def embedded_db_path(self) -> Path:
         path = self.embedded_db_dir

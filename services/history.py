@@ -38,6 +38,8 @@ IMPORT_MAX_MESSAGES = 5_000
 IMPORT_BATCH = 500
 _INT32_MAX = 2**31 - 1
 
+SEARCH_MAX_CHARS = 500
+
 EXPORT_FORMAT = "lakebase-chat.session"
 EXPORT_VERSION = 1
 MAX_TITLE_CHARS = 200
@@ -50,6 +52,10 @@ __all__ = ["ArchiveFilter", "Cursor", "SessionFilters", "HistoryService", "Inval
 
 class InvalidTitle(UserError):
     """A title that is empty or too long."""
+
+
+class InvalidSearch(UserError):
+    """A search query the app does not run (too long)."""
 
 
 class InvalidImport(UserError):
@@ -152,6 +158,12 @@ class HistoryService:
     ) -> list[HistoryItem] | None:
         """Matching sessions, best first; None when the query has no searchable words."""
         query = make_storable(query).text.strip()
+        if len(query) > SEARCH_MAX_CHARS:
+            # A search box query, not a document: a megabyte of terms would tie up the database.
+            raise InvalidSearch(
+                f"The search is {len(query):,} characters long; searches of up to {SEARCH_MAX_CHARS} "
+                "characters work. Use a few distinctive words."
+            )
         if not query:
             return None
         with unit_of_work(self._sessions) as db:

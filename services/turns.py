@@ -44,12 +44,17 @@ from services.model_clients.port import (
     TextDelta,
     Usage,
 )
+from services.outbox import PendingReply, ReplyOutbox
 from services.text import make_storable
 
 logger = logging.getLogger(__name__)
 
 # How many earlier messages a turn loads at most before the character budget trims them.
 CONTEXT_MESSAGE_LIMIT = 200
+KEPT_FOR_LATER_MESSAGE = (
+    "Not saved yet: the database is unreachable. This reply is kept and is saved as soon as the "
+    "database is back; reload the page in a moment."
+)
 SAVE_FAILED_MESSAGE = (
     "The reply could not be saved because the database is unavailable. Your message is saved; press Retry."
 )
@@ -216,6 +221,8 @@ def _until_stopped(stream: Iterator[StreamEvent], buffer: TurnBuffer) -> Iterato
 
 
 MAX_TOKENS_LIMIT = 200_000
+# How often replies kept in the outbox are offered to the database again.
+OUTBOX_FLUSH_SECONDS = 1.0
 
 
 def usable_temperature(stored: float | None, default: float) -> float:
@@ -259,8 +266,10 @@ class TurnRunner:
             threading.Thread(target=self._work, name=f"turn-{index}", daemon=True)
             for index in range(settings.turn_workers)
         ]
+        self._outbox = ReplyOutbox(settings.outbox_path())
         for worker in self._workers:
             worker.start()
+        threading.Thread(target=self._flush_outbox_regularly, name="reply-outbox", daemon=True).start()
 
     # -- what pages call -------------------------------------------------------------------------
 
@@ -452,7 +461,7 @@ class TurnRunner:
             ),
             latency_ms=round((finished - started) * 1000),
         )
-        buffer.finish(outcome if saved else TurnOutcome("error", outcome.text, SAVE_FAILED_MESSAGE))
+        buffer.finish(outcome if saved else TurnOutcome(outcome.status, outcome.text, KEPT_FOR_LATER_MESSAGE))
         if (
             saved
             and status == "complete"
@@ -515,23 +524,87 @@ class TurnRunner:
             logger.warning("Turn %s: checkpoint failed", request_id, exc_info=True)
 
     def _finish(self, request_id: uuid.UUID, owner_id: str, outcome: TurnOutcome, **metrics: object) -> bool:
+        """Store the reply and close its request. Returns False when the database would not take it
+        within a few seconds; the reply is then kept in the local outbox and stored later."""
         for attempt in range(3):
             try:
                 with unit_of_work(self._sessions) as db:
                     close_request(db, request_id=request_id, owner_id=owner_id, outcome=outcome, **metrics)
                     db.commit()
                 return True
-            except Exception:
+            except Exception as error:
                 logger.warning(
-                    "Turn %s: saving the reply failed (attempt %d)", request_id, attempt + 1, exc_info=True
+                    "Turn %s: saving the reply failed (attempt %d, %s)",
+                    request_id,
+                    attempt + 1,
+                    type(error).__name__,
                 )
                 time.sleep(0.5 * (attempt + 1))
+        usage = metrics.get("usage")
+        self._outbox.put(
+            PendingReply(
+                request_id=request_id,
+                owner_id=owner_id,
+                status=outcome.status,
+                text=outcome.text,
+                error_message=outcome.error_message,
+                metrics={
+                    "model": metrics.get("model"),
+                    "prompt_tokens": getattr(usage, "prompt_tokens", None),
+                    "completion_tokens": getattr(usage, "completion_tokens", None),
+                    "time_to_first_token_ms": metrics.get("time_to_first_token_ms"),
+                    "latency_ms": metrics.get("latency_ms"),
+                },
+            )
+        )
         return False
+
+    def flush_outbox(self) -> int:
+        """Store the replies the outbox holds; each leaves the outbox once stored. Returns how many."""
+        stored = 0
+        for reply in self._outbox.pending():
+            metrics = dict(reply.metrics)
+            prompt_tokens = metrics.pop("prompt_tokens", None)
+            completion_tokens = metrics.pop("completion_tokens", None)
+            usage = (
+                Usage(prompt_tokens=prompt_tokens or 0, completion_tokens=completion_tokens or 0)
+                if prompt_tokens is not None or completion_tokens is not None
+                else None
+            )
+            outcome = TurnOutcome(reply.status, reply.text, reply.error_message)
+            try:
+                with unit_of_work(self._sessions) as db:
+                    close_request(
+                        db,
+                        request_id=reply.request_id,
+                        owner_id=reply.owner_id,
+                        outcome=outcome,
+                        usage=usage,
+                        **metrics,
+                    )
+                    db.commit()
+            except Exception as error:
+                logger.info("The outbox waits for the database (%s)", type(error).__name__)
+                return stored
+            self._outbox.remove(reply.request_id)
+            stored += 1
+        if stored:
+            logger.info("Stored %d reply(ies) from the local outbox", stored)
+        return stored
+
+    def _flush_outbox_regularly(self) -> None:
+        while not self._shutting_down.wait(OUTBOX_FLUSH_SECONDS):
+            if len(self._outbox):
+                self.flush_outbox()
 
     # -- recovery ---------------------------------------------------------------------------------
 
     def recover_interrupted(self) -> int:
-        """Close requests whose runner died (no checkpoint for a while), keeping their partial text."""
+        """Close requests whose runner died (no checkpoint for a while), keeping their partial text.
+
+        Replies kept in the outbox by a process that lost its database are stored first: their
+        requests then end with the whole reply, not as interrupted."""
+        self.flush_outbox()
         closed = 0
         with unit_of_work(self._sessions) as db:
             stale_before = db.scalar(select(func.now())) - timedelta(seconds=self.stale_after_seconds)

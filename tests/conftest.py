@@ -123,7 +123,9 @@ def sessions(clean_db: Engine):  # noqa: ANN201 - a sessionmaker
 
 
 @pytest.fixture
-def app_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[pytest.MonkeyPatch]:
+def app_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[pytest.MonkeyPatch]:
     """A clean environment for the app: the test database, a fast demo model, no Databricks."""
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
@@ -131,6 +133,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[pyte
         if name.startswith("DATABRICKS_"):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url.replace("postgresql+pg8000", "postgresql"))
+    monkeypatch.setenv("OUTBOX_DIR", str(tmp_path_factory.mktemp("outbox")))
     monkeypatch.setenv("DEMO_FIRST_TOKEN_DELAY_SECONDS", "0.05")
     monkeypatch.setenv("DEMO_WORD_DELAY_SECONDS", "0.001")
     monkeypatch.setenv("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", "2")

@@ -79,3 +79,52 @@ def test_start_app_sh_runs_as_a_connect_and_create_role_and_saves_a_turn_in_its_
         pid_file.unlink(missing_ok=True)
     assert owners == {SUITE_APP_ROLE}
     assert objects_in_public(pg_server, DATABASE) == []
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a socket listening on `port` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                lines = rows.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_each_app_stops_only_what_it_started_and_listens_on_loopback(pg_server, tmp_path) -> None:
+    embedded_port, external_port = free_port(), free_port()
+    embedded_dir = tmp_path / "postgres"
+    url = create_database(pg_server, "start_script_stop").replace("postgresql+pg8000", "postgresql")
+    embedded_env = app_environment(APP_PORT=str(embedded_port), EMBEDDED_DB_DIR=str(embedded_dir))
+    external_env = app_environment(
+        APP_PORT=str(external_port), EMBEDDED_DB_DIR=str(embedded_dir), DATABASE_URL=url
+    )
+
+    def script(name: str, env: dict[str, str]) -> str:
+        done = subprocess.run(
+            [f"./{name}"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    try:
+        script("start_app.sh", embedded_env)
+        script("start_app.sh", external_env)
+        # Locally every visitor is the configured user: nothing but this machine may connect.
+        assert listening_addresses(embedded_port) == {"0100007F"}
+        script("stop_app.sh", external_env)
+        assert (embedded_dir / "postmaster.pid").exists(), (
+            "the DATABASE_URL app stopped another app's database"
+        )
+        script("stop_app.sh", embedded_env)
+        assert not (embedded_dir / "postmaster.pid").exists()
+    finally:
+        subprocess.run(["./stop_app.sh"], cwd=PROJECT_ROOT, env=external_env, capture_output=True, timeout=60)
+        subprocess.run(["./stop_app.sh"], cwd=PROJECT_ROOT, env=embedded_env, capture_output=True, timeout=60)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ def listing_workspace(names: tuple[str, ...] = LISTED_ENDPOINTS) -> SimpleNamesp
 
 def chat_service(sessions, model: ScriptedModel | None = None, **settings: object) -> ChatService:
     settings.setdefault("model_titles", False)
+    settings.setdefault("outbox_dir", tempfile.mkdtemp(prefix="outbox-"))
     config = Settings(_env_file=None, checkpoint_interval_seconds=0.05, **settings)
     models = ScriptedModels(model or ScriptedModel())
     endpoints = EndpointCatalog(default_endpoint=models.default_endpoint, workspace_client=listing_workspace)
