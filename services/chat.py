@@ -259,7 +259,9 @@ class ChatService:
             result = self._existing_submission(user, client_message_id)
             if result is None:
                 raise
-        if not result.duplicate:
+        if not result.duplicate or result.waiting_for_runner:
+            # start() is idempotent in this process; a turn another process already runs is
+            # refused by its own preparation (the request is no longer pending there).
             self._runner.start(result.request_id, owner_id=user.email)
         return result
 
@@ -268,17 +270,18 @@ class ChatService:
             message = MessageRepository(db, owner_id=user.email).find_by_client_id(client_message_id)
             if message is None:
                 return None
-            request_id = db.scalar(
-                select(ChatRequestRow.id)
+            request = db.scalar(
+                select(ChatRequestRow)
                 .where(ChatRequestRow.user_message_id == message.id, ChatRequestRow.user_id == user.email)
                 .order_by(ChatRequestRow.created_at)
                 .limit(1)
             )
             return SubmitResult(
                 session_id=message.session_id,
-                request_id=request_id,
+                request_id=request.id,
                 user_message_id=message.id,
                 duplicate=True,
+                waiting_for_runner=request.status == "pending" and request.started_at is None,
             )
 
     def _store_submission(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
@@ -24,7 +25,7 @@ from persistence.history import (
     SessionFilters,
 )
 from persistence.orm import ChatMessageRow, ChatSessionRow
-from persistence.reconnect import safe_to_repeat
+from persistence.reconnect import is_connection_error, safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
 from services.chat import SessionNotFound
 from services.errors import UserError
@@ -168,11 +169,20 @@ class HistoryService:
             return None
         with unit_of_work(self._sessions) as db:
             repository = HistoryRepository(db, owner_id=user.email)
-            if not repository.query_is_searchable(query):
-                return None
+            try:
+                if not repository.query_is_searchable(query):
+                    return None
+                hits = repository.search(query, filters, limit=limit)
+            except DBAPIError as error:
+                if is_connection_error(error):
+                    raise
+                # PostgreSQL's query parser has limits of its own ("tsquery stack too small" for
+                # fifty minus signs in a row): such a query is the user's to change, not a crash.
+                raise InvalidSearch(
+                    "This search could not be run as written. Search for plain words instead."
+                ) from error
             return [
-                _item(hit.session, split_highlights(hit.snippet) if hit.snippet else None)
-                for hit in repository.search(query, filters, limit=limit)
+                _item(hit.session, split_highlights(hit.snippet) if hit.snippet else None) for hit in hits
             ]
 
     @safe_to_repeat

@@ -14,6 +14,8 @@ from services.views import User
 EMAIL_HEADER = "x-forwarded-email"
 USER_HEADER = "x-forwarded-user"
 IDENTITY_HEADERS = (EMAIL_HEADER, USER_HEADER)
+# An email address is at most 254 characters (RFC 5321); user ids are shorter.
+MAX_IDENTITY_CHARS = 320
 
 
 class IdentityError(PermissionError):
@@ -43,6 +45,9 @@ def _single_header(headers: Mapping[str, str | Iterable[str]], name: str) -> str
     if len(values) > 1 or "," in values[0]:
         raise IdentityError(f"{name} was given more than once")
     value = values[0].strip()
+    if value and (len(value) > MAX_IDENTITY_CHARS or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        # Not something the proxy sends: a control character or an absurd length is an attack.
+        raise IdentityError(f"{name} is malformed")
     return value or None
 
 

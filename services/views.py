@@ -74,6 +74,9 @@ class SubmitResult:
     user_message_id: int
     duplicate: bool
     notices: list[str] = field(default_factory=list)
+    # A replayed submit whose request no runner has picked up yet (the first attempt committed,
+    # then lost its connection before starting the turn): the replay starts it.
+    waiting_for_runner: bool = False
 
 
 @dataclass(frozen=True)
