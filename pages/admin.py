@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from components import state
+from components.csv_export import csv_bytes
 from components.markup import plain, plain_block
 from components.runtime import application_or_stop, current_user_or_stop
 from services.admin import NotAnAdmin, UsageReport
@@ -36,10 +37,6 @@ def _usage(admin_email: str, start: date, end: date) -> UsageReport:
 @st.cache_data(ttl=60, max_entries=8, show_spinner=False)
 def _thumbs_down(admin_email: str):  # noqa: ANN202 - a list of RatedReply
     return app.admin.recent_thumbs_down(User(admin_email, is_admin=True))
-
-
-def _csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
 
 
 def _ms(value: float | None) -> float | None:
@@ -133,7 +130,7 @@ st.dataframe(
     },
 )
 st.download_button(
-    "Download models as CSV", _csv(models), "models.csv", "text/csv", on_click="ignore", key="csv-models"
+    "Download models as CSV", csv_bytes(models), "models.csv", "text/csv", on_click="ignore", key="csv-models"
 )
 
 st.subheader("Top users")
@@ -144,7 +141,7 @@ top_users = pd.DataFrame(
 st.dataframe(top_users, hide_index=True, key="admin-top-users")
 st.download_button(
     "Download top users as CSV",
-    _csv(top_users),
+    csv_bytes(top_users),
     "top-users.csv",
     "text/csv",
     on_click="ignore",

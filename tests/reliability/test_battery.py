@@ -27,11 +27,11 @@ from services.feedback import FeedbackService
 from services.history import HistoryService, SessionFilters
 from services.identity import IdentityError, resolve_user
 from services.views import User
-from tests.reliability.conftest import BATTERY_LOG
 from tests.conftest import SUITE_APP_ROLE
 from tests.fakes.models import ScriptedModel
 from tests.integration.helpers import ALICE, BOB, chat_service
 from tests.payloads import PAYLOADS
+from tests.reliability.conftest import BATTERY_LOG
 
 pytestmark = [pytest.mark.battery, pytest.mark.integration]
 
