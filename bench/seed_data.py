@@ -158,7 +158,7 @@ def benchmark_database(keep: Path | None) -> Iterator[Engine]:
     else:
         data_dir = keep.resolve()
     server = start_embedded_server(data_dir)
-    engine = build_engine(server.sqlalchemy_url())
+    engine = build_engine(server.sqlalchemy_url(), maintenance=True)
     try:
         apply_migrations(engine)
         with engine.connect() as connection:

@@ -39,6 +39,9 @@ def main() -> None:
             embedded_db_dir=Path(data) / "postgres",
             demo_first_token_delay_seconds=args.delay,
             demo_word_delay_seconds=0.001,
+            outbox_dir=Path(data) / "outbox",
+            # One user sends every turn here: the per-user rate limit must not be what is measured.
+            max_turns_per_minute_per_user=10_000,
         )
         app = build_application(settings)
         try:

@@ -20,6 +20,7 @@ from services.chat import SessionNotFound, TurnInProgress, TurnLimitReached
 from services.errors import UserError
 from services.feedback import ReplyNotFound
 from services.text import InvalidMessage
+from services.turns import KEPT_FOR_LATER_MESSAGE
 from services.views import MessageView, SessionView
 
 app = application_or_stop()
@@ -202,10 +203,15 @@ if open_request is not None:
         if buffer is not None:
             render_streaming_reply(buffer.stream_batches())
             stop_slot.empty()
-            # The runner saved the reply before closing the buffer: show its status and figures.
-            messages = chat.messages(user, session.id)
-            render_reply_footer(messages[-1])
-            _feedback_under(messages[-1])
+            outcome = buffer.outcome
+            if outcome is not None and outcome.error_message == KEPT_FOR_LATER_MESSAGE:
+                # The database is unreachable: the reply waits in the outbox; say so, read nothing.
+                st.warning(outcome.error_message, icon=":material/cloud_off:")
+            else:
+                # The runner saved the reply before closing the buffer: show its status and figures.
+                messages = chat.messages(user, session.id)
+                render_reply_footer(messages[-1])
+                _feedback_under(messages[-1])
         else:
             _follow_reply_written_elsewhere(open_request.id)
             st.stop()

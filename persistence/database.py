@@ -67,13 +67,18 @@ def open_database(settings: Settings, *, workspace_client: Callable[[], Any]) ->
     return build_engine(plain.url, schema=settings.database_schema), plain.description
 
 
-def build_engine(url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10) -> Engine:
-    """An engine whose connections all work in the app's `schema` (see persistence.schema)."""
+def build_engine(
+    url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10, maintenance: bool = False
+) -> Engine:
+    """An engine whose connections all work in the app's `schema` (see persistence.schema).
+
+    `maintenance=True` (benchmark seeding, bulk jobs) lifts the socket and statement timeouts that
+    protect the app's own short statements."""
     engine = create_engine(
         url,
         # Seconds for pg8000's socket (connect and every read): a server that stops answering
         # fails the action instead of hanging it; longer than the statement timeout.
-        connect_args={"timeout": 30},
+        connect_args={} if maintenance else {"timeout": 30},
         pool_size=pool_size,
         max_overflow=10,
         pool_pre_ping=True,
@@ -82,7 +87,7 @@ def build_engine(url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10)
         # Statement parameters hold user text: keep them out of error messages and logs.
         hide_parameters=True,
     )
-    use_schema_on_every_connection(engine, schema)
+    use_schema_on_every_connection(engine, schema, statement_timeout_ms=0 if maintenance else None)
     discard_connection_after_foreign_errors(engine)
     return engine
 

@@ -19,7 +19,6 @@ from sqlalchemy import Engine, text
 
 from persistence.schema import (
     DEFAULT_SCHEMA,
-    STATEMENT_TIMEOUT_MS,
     ensure_schema,
     move_tables_left_in_public,
 )
@@ -57,6 +56,7 @@ def apply_migrations(engine: Engine, *, schema: str = DEFAULT_SCHEMA, target: st
     with engine.connect() as connection:
         # Waiting for another process's migration, or a migration itself, may take longer than
         # the statement timeout every pooled connection has.
+        connection_timeout = connection.execute(text("SHOW statement_timeout")).scalar()
         connection.execute(text("SET statement_timeout = 0"))
         connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         connection.commit()
@@ -74,7 +74,10 @@ def apply_migrations(engine: Engine, *, schema: str = DEFAULT_SCHEMA, target: st
             try:
                 connection.rollback()
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-                connection.execute(text(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+                connection.execute(
+                    text("SELECT set_config('statement_timeout', :value, false)"),
+                    {"value": connection_timeout},
+                )
                 connection.commit()
             except Exception:
                 # The connection broke: closing it releases the lock, and it must not be pooled.

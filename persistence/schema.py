@@ -35,7 +35,9 @@ def quoted(schema: str) -> str:
     return '"' + schema.replace('"', '""') + '"'
 
 
-def use_schema_on_every_connection(engine: Engine, schema: str) -> None:
+def use_schema_on_every_connection(
+    engine: Engine, schema: str, *, statement_timeout_ms: int | None = None
+) -> None:
     """Set `search_path` (and a statement timeout) on each new pooled connection, before
     SQLAlchemy's own first-connect checks, so unqualified names (the models, Alembic, raw SQL)
     all resolve in the app's schema.
@@ -52,7 +54,8 @@ def use_schema_on_every_connection(engine: Engine, schema: str) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"SET search_path TO {quoted(schema)}")
-            cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            timeout = STATEMENT_TIMEOUT_MS if statement_timeout_ms is None else statement_timeout_ms
+            cursor.execute(f"SET statement_timeout = {int(timeout)}")
         finally:
             cursor.close()
             dbapi_connection.autocommit = previous

@@ -149,3 +149,10 @@ def test_tables_an_earlier_version_left_in_public_are_moved_into_the_apps_schema
         apply_migrations(engine)  # a second start moves nothing and changes nothing
     finally:
         engine.dispose()
+
+
+def test_app_connections_have_a_statement_timeout_and_migrations_leave_it_in_place(engine) -> None:
+    apply_migrations(engine)
+    for _ in range(3):  # whichever pooled connection comes back, the migration's one included
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar() == "20s"
