@@ -28,6 +28,10 @@ _CODE = re.compile(
 _IMAGE_BANG = re.compile(r"(?<!\\)!\[")
 # Raw URLs of images cannot load without the `!`; bidi controls can reorder what a reader sees.
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# GitHub-flavoured Markdown turns bare `https://...` and `www....` into links even when every
+# character is escaped; an invisible word joiner keeps plain text from becoming a link.
+_AUTOLINK_STARTS = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)")
+_WORD_JOINER = "\u2060"
 
 
 def plain(text: object) -> str:
@@ -35,13 +39,17 @@ def plain(text: object) -> str:
     value = "" if text is None else str(text)
     value = _BIDI_CONTROLS.sub("", value)
     value = " ".join(value.split())  # newlines would start blocks (headings, quotes, lists)
+    value = _AUTOLINK_STARTS.sub(_WORD_JOINER, value)
     return _ASCII_PUNCTUATION.sub(r"\\\1", value)
 
 
 def plain_block(text: object) -> str:
     """Like `plain`, keeping line breaks (comments, previews that span lines)."""
     value = _BIDI_CONTROLS.sub("", "" if text is None else str(text))
-    lines = [_ASCII_PUNCTUATION.sub(r"\\\1", line.strip()) for line in value.splitlines()]
+    lines = [
+        _ASCII_PUNCTUATION.sub(r"\\\1", _AUTOLINK_STARTS.sub(_WORD_JOINER, line.strip()))
+        for line in value.splitlines()
+    ]
     return "  \n".join(line for line in lines if line)
 
 

@@ -16,6 +16,7 @@ from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
 from services.chat import SessionNotFound
 from services.history import (
+    EXPORT_CHATS_PER_PART,
     ArchiveFilter,
     HistoryItem,
     InvalidImport,
@@ -197,10 +198,23 @@ export_column, import_column = st.columns(2)
 with export_column:
     st.subheader("Export all")
     st.caption("Every chat as JSON Lines: one chat per line, in the same format as Export JSON.")
+    total = history.count_exportable(user)
+    parts = max(1, -(-total // EXPORT_CHATS_PER_PART))
+    part = 0
+    if parts > 1:
+        part = st.selectbox(
+            f"Your {total:,} chats come in {parts} parts of up to {EXPORT_CHATS_PER_PART} (oldest first)",
+            range(parts),
+            format_func=lambda index: (
+                f"Part {index + 1}: chats {index * EXPORT_CHATS_PER_PART + 1:,}"
+                f"-{min(total, (index + 1) * EXPORT_CHATS_PER_PART):,}"
+            ),
+            key="export-part",
+        )
     st.download_button(
-        "Download all chats (.jsonl)",
-        data=lambda: "".join(history.export_all_jsonl(user)),
-        file_name="chats.jsonl",
+        "Download all chats (.jsonl)" if parts == 1 else f"Download part {part + 1} (.jsonl)",
+        data=lambda: "".join(history.export_all_jsonl(user, part=part)),
+        file_name="chats.jsonl" if parts == 1 else f"chats-part-{part + 1}-of-{parts}.jsonl",
         mime="application/jsonl",
         on_click="ignore",
         key="export-all",

@@ -40,6 +40,8 @@ IMPORT_BATCH = 500
 _INT32_MAX = 2**31 - 1
 
 SEARCH_MAX_CHARS = 500
+# Chats in one "export all" download (a part); a longer history is offered in several parts.
+EXPORT_CHATS_PER_PART = 500
 
 EXPORT_FORMAT = "lakebase-chat.session"
 EXPORT_VERSION = 1
@@ -301,13 +303,30 @@ class HistoryService:
                 lines += [f"> {message['error_message']}", ""]
         return "\n".join(lines)
 
-    def export_all_jsonl(self, user: User) -> Iterator[str]:
-        """Every session of the user as one JSON document per line, oldest first, read in batches."""
+    def count_exportable(self, user: User) -> int:
+        with unit_of_work(self._sessions) as db:
+            return (
+                db.scalar(
+                    select(func.count())
+                    .select_from(ChatSessionRow)
+                    .where(ChatSessionRow.owner_id == user.email, ChatSessionRow.deleted_at.is_(None))
+                )
+                or 0
+            )
+
+    def export_all_jsonl(
+        self, user: User, *, part: int = 0, chats_per_part: int = EXPORT_CHATS_PER_PART
+    ) -> Iterator[str]:
+        """One part of the user's sessions (`chats_per_part` of them, oldest first) as one JSON
+        document per line, read in batches. A download is built whole in memory by Streamlit, so
+        a long history is exported in parts rather than as one string of everything."""
         with unit_of_work(self._sessions) as db:
             ids = db.scalars(
                 select(ChatSessionRow.id)
                 .where(ChatSessionRow.owner_id == user.email, ChatSessionRow.deleted_at.is_(None))
                 .order_by(ChatSessionRow.created_at, ChatSessionRow.id)
+                .offset(part * chats_per_part)
+                .limit(chats_per_part)
             ).all()
         for start in range(0, len(ids), 100):
             with unit_of_work(self._sessions) as db:

