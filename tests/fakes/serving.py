@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.fakes.loopback import LoopbackServer
+
 CHUNK_DELAY_SECONDS = 0.01
 
 
@@ -41,7 +43,7 @@ class RecordedRequest:
 
 
 @dataclass
-class FakeServing:
+class FakeServing(LoopbackServer):
     token: str = "dapi-test-token"
     client_id: str = "app-service-principal"
     client_secret: str = "oauth-client-secret-value"
@@ -51,13 +53,6 @@ class FakeServing:
     first_token_delay_seconds: float = 0.0
     slow_first_token_seconds: float = 3.0
     requests: list[RecordedRequest] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def endpoint_list(self) -> list[dict[str, Any]]:
         """What `GET /api/2.0/serving-endpoints` answers: chat endpoints, one not ready, one embedding."""
@@ -265,8 +260,3 @@ class FakeServing:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True, name="fake-serving").start()
         return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()

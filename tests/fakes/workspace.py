@@ -20,24 +20,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from tests.fakes.loopback import LoopbackServer
+
 _LAKEBASE_ID = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 @dataclass
-class FakeWorkspace:
+class FakeWorkspace(LoopbackServer):
     token: str = "dapi-doctor-token"
     user_name: str = "jane.doe@example.com"
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     postgres: dict[str, dict[str, Any]] = field(default_factory=dict)  # full path -> resource
     paths_seen: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def add_chat_endpoint(self, name: str, *, task: str = "llm/v1/chat", ready: str = "READY") -> None:
         self.endpoints[name] = {"name": name, "task": task, "state": {"ready": ready}}
@@ -110,8 +105,3 @@ class FakeWorkspace:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
