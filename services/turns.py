@@ -39,6 +39,7 @@ from services.model_clients.port import (
     GenerationParams,
     ModelClient,
     ModelError,
+    ModelErrorKind,
     PromptMessage,
     StreamEvent,
     TextDelta,
@@ -55,6 +56,7 @@ KEPT_FOR_LATER_MESSAGE = (
     "Not saved yet: the database is unreachable. This reply is kept and is saved as soon as the "
     "database is back; reload the page in a moment."
 )
+EMPTY_REPLY_MESSAGE = "The model sent an empty reply. Press Retry, or rephrase your message."
 SAVE_FAILED_MESSAGE = (
     "The reply could not be saved because the database is unavailable. Your message is saved; press Retry."
 )
@@ -441,10 +443,14 @@ class TurnRunner:
                         checkpointed_length = len(text)
                     last_checkpoint = now
         except ModelError as error:
-            status, error_message = "error", error.user_message
+            # Cut at the chat's limit is a reply that ended early on purpose; anything else failed.
+            status = "stopped" if error.kind is ModelErrorKind.LENGTH_LIMIT else "error"
+            error_message = error.user_message
             logger.warning("Turn %s: model error %s", request_id, error.kind)
         if buffer.stop_requested and status == "complete":
             status = "stopped"
+        if status == "complete" and not buffer.text().strip():
+            status, error_message = "error", EMPTY_REPLY_MESSAGE
         if status == "stopped" and self._shutting_down.is_set():
             status, error_message = "interrupted", INTERRUPTED_MESSAGE
 

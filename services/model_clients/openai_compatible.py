@@ -149,6 +149,35 @@ def map_openai_error(error: Exception, *, target: str, timeouts: Timeouts) -> Mo
     return ModelError(ModelErrorKind.SERVER, f"{target} failed unexpectedly. {saved}.")
 
 
+class StreamOptionsMemory:
+    """Which endpoints refuse `stream_options` (some Databricks endpoints answer it with a 400).
+
+    The first refusal is retried once without it and remembered for the endpoint, in this process,
+    so later turns ask without it at once (and get no token counts from that endpoint).
+    """
+
+    def __init__(self) -> None:
+        self._refusing: set[str] = set()
+        self._lock = threading.Lock()
+
+    def request(
+        self, endpoint: str, send: Callable[[bool], Stream[ChatCompletionChunk]]
+    ) -> Stream[ChatCompletionChunk]:
+        with self._lock:
+            with_usage = endpoint not in self._refusing
+        if not with_usage:
+            return send(False)
+        try:
+            return send(True)
+        except openai.APIStatusError as error:
+            if error.status_code != 400 or "stream_options" not in str(error.message):
+                raise
+            logger.info("An endpoint refused stream_options; asking again without it")
+            with self._lock:
+                self._refusing.add(endpoint)
+            return send(False)
+
+
 def _in_band_error(chunk: ChatCompletionChunk) -> bool:
     """Databricks and some servers report errors as a chunk with `error`/`error_code` and no choices."""
     extra = chunk.model_extra or {}
@@ -156,11 +185,18 @@ def _in_band_error(chunk: ChatCompletionChunk) -> bool:
 
 
 def read_chat_stream(
-    stream: Stream[ChatCompletionChunk], *, target: str, timeouts: Timeouts
+    stream: Stream[ChatCompletionChunk], *, target: str, timeouts: Timeouts, max_tokens: int
 ) -> Iterator[StreamEvent]:
-    """Yield text deltas and the final usage from an SSE chat stream, enforcing the total timeout."""
+    """Yield text deltas and the final usage from an SSE chat stream, enforcing the total timeout.
+
+    A stream that ends without a finish reason was cut (the connection closed early): that is an
+    error, never a complete reply. A model that writes past `max_tokens` (an endpoint that ignores
+    the parameter) is cut there, counting one token per streamed chunk, as servers stream them.
+    """
     deadline = time.monotonic() + timeouts.total
     usage: Usage | None = None
+    finished = False
+    chunks_with_text = 0
     try:
         for chunk in stream:
             if _in_band_error(chunk):
@@ -174,7 +210,16 @@ def read_chat_stream(
             for choice in chunk.choices:
                 content = choice.delta.content if choice.delta is not None else None
                 if content:
+                    chunks_with_text += 1
+                    if chunks_with_text > max_tokens:
+                        raise ModelError(
+                            ModelErrorKind.LENGTH_LIMIT,
+                            f"{target} kept writing past this chat's limit of {max_tokens:,} tokens, so the "
+                            "reply was cut there. Raise max tokens in the chat settings for longer replies.",
+                        )
                     yield TextDelta(content)
+                if choice.finish_reason:
+                    finished = True
             if chunk.usage is not None:
                 usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
             if time.monotonic() > deadline:
@@ -190,6 +235,12 @@ def read_chat_stream(
         raise map_openai_error(error, target=target, timeouts=timeouts) from error
     finally:
         stream.close()
+    if not finished:
+        raise ModelError(
+            ModelErrorKind.CUT_STREAM,
+            f"{target} stopped sending before the reply was finished (the stream was cut off). "
+            "The text so far is kept; press Retry for a whole reply.",
+        )
     if usage is not None:
         yield usage
 
@@ -210,6 +261,7 @@ class OpenAICompatibleClient:
         self._client = OpenAI(
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeouts.for_http(), max_retries=0
         )
+        self._without_stream_options = StreamOptionsMemory()
 
     @property
     def label(self) -> str:
@@ -218,19 +270,25 @@ class OpenAICompatibleClient:
 
     def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
         target = "The model server set in LLM_BASE_URL"
-        try:
-            stream = self._client.chat.completions.create(
+
+        def request(with_usage: bool) -> Stream[ChatCompletionChunk]:
+            return self._client.chat.completions.create(
                 model=params.model,
                 messages=_wire_messages(messages),  # type: ignore[arg-type]
                 temperature=params.temperature,
                 max_tokens=params.max_tokens,
                 stream=True,
-                stream_options={"include_usage": True},
+                **({"stream_options": {"include_usage": True}} if with_usage else {}),
             )
+
+        try:
+            stream = self._without_stream_options.request(params.model, request)
         except Exception as error:
             logger.warning("Model request failed: %s", type(error).__name__)
             raise map_openai_error(error, target=target, timeouts=self._timeouts) from error
-        yield from read_chat_stream(stream, target=target, timeouts=self._timeouts)
+        yield from read_chat_stream(
+            stream, target=target, timeouts=self._timeouts, max_tokens=params.max_tokens
+        )
 
 
 class DatabricksServingClient:
@@ -253,6 +311,7 @@ class DatabricksServingClient:
             timeout=timeouts.for_http(),
             max_retries=0,
         )
+        self._without_stream_options = StreamOptionsMemory()
 
     @property
     def label(self) -> str:
@@ -268,25 +327,32 @@ class DatabricksServingClient:
             )
         target = f"The Databricks serving endpoint `{params.model}`"
         token = self._token_provider()
-        body = {
-            "messages": _wire_messages(messages),
-            "temperature": params.temperature,
-            "max_tokens": params.max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        try:
-            stream = self._client.with_options(api_key=token).post(
+
+        def request(with_usage: bool) -> Stream[ChatCompletionChunk]:
+            body: dict[str, Any] = {
+                "messages": _wire_messages(messages),
+                "temperature": params.temperature,
+                "max_tokens": params.max_tokens,
+                "stream": True,
+            }
+            if with_usage:
+                body["stream_options"] = {"include_usage": True}
+            return self._client.with_options(api_key=token).post(
                 f"/{quote(params.model, safe='')}/invocations",
                 body=body,
                 cast_to=ChatCompletionChunk,
                 stream=True,
                 stream_cls=Stream[ChatCompletionChunk],
             )
+
+        try:
+            stream = self._without_stream_options.request(params.model, request)
         except Exception as error:
             logger.warning("Model request failed: %s", type(error).__name__)
             raise map_openai_error(error, target=target, timeouts=self._timeouts) from error
-        yield from read_chat_stream(stream, target=target, timeouts=self._timeouts)
+        yield from read_chat_stream(
+            stream, target=target, timeouts=self._timeouts, max_tokens=params.max_tokens
+        )
 
 
 class DatabricksTokenProvider:

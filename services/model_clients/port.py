@@ -52,6 +52,8 @@ class ModelErrorKind(StrEnum):
     MALFORMED_STREAM = "malformed_stream"
     STREAM_ERROR = "stream_error"
     CONFIGURATION = "configuration"
+    CUT_STREAM = "cut_stream"  # the stream ended before the model said it had finished
+    LENGTH_LIMIT = "length_limit"  # the model wrote past the chat's max tokens; cut there
 
 
 class ModelError(Exception):

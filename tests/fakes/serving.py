@@ -14,7 +14,10 @@ Routes:
 Endpoint names choose the behaviour, so one server serves every scenario:
 `chat` (a normal streamed reply), `status-401`/`403`/`429`/`500`/`503`, `context-too-long`,
 `malformed` (invalid JSON in the stream), `error-event` (an error object inside a 200 stream),
-`slow-first-token` (waits longer than the client's first-token timeout), and any other name is 404.
+`slow-first-token` (waits longer than the client's first-token timeout), `cut-stream` (the connection
+closes after two words: no finish reason, no `[DONE]`), `empty` (a finished reply with no text),
+`runaway` (ignores max_tokens), `rejects-stream-options` (a 400 naming `stream_options` when the
+request has it, a normal reply without), and any other name is 404.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from urllib.parse import parse_qs
 from tests.fakes.loopback import LoopbackServer
 
 CHUNK_DELAY_SECONDS = 0.01
+# How long `runaway` would write if nobody stopped it.
+RUNAWAY_WORDS = 20_000
 
 
 @dataclass
@@ -213,7 +218,18 @@ class FakeServing(LoopbackServer):
                         },
                     )
                     return
-                if name not in {"chat", "malformed", "error-event", "slow-first-token"}:
+                if name == "rejects-stream-options" and "stream_options" in body:
+                    # As some Databricks endpoints answer a parameter they do not take.
+                    self._json(
+                        400,
+                        {
+                            "error_code": "BAD_REQUEST",
+                            "message": "Invalid request: unknown field 'stream_options'.",
+                        },
+                    )
+                    return
+                streaming = {"chat", "malformed", "error-event", "slow-first-token", "cut-stream", "empty"}
+                if name not in streaming | {"runaway", "rejects-stream-options"}:
                     self._json(
                         404,
                         {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Endpoint {name} not found"},
@@ -225,6 +241,10 @@ class FakeServing(LoopbackServer):
                 time.sleep(fake.first_token_delay_seconds)
                 base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": name}
                 words = fake.reply_text(body).split(" ")
+                if name == "empty":
+                    words = []
+                if name == "runaway":  # ignores max_tokens: writes until the client hangs up
+                    words = ["on"] * RUNAWAY_WORDS
                 try:
                     for index, word in enumerate(words):
                         delta = {"content": word if index == 0 else " " + word}
@@ -240,18 +260,22 @@ class FakeServing(LoopbackServer):
                         if name == "error-event" and index == 1:
                             self._event({"error": {"message": "upstream failure", "type": "server_error"}})
                             return
+                        if name == "cut-stream" and index == 1:
+                            return  # the connection closes: no finish reason, no [DONE]
                     self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                    self._event(
-                        {
-                            **base,
-                            "choices": [],
-                            "usage": {
-                                "prompt_tokens": 11,
-                                "completion_tokens": len(words),
-                                "total_tokens": 11 + len(words),
-                            },
-                        }
-                    )
+                    # As in the OpenAI protocol: a usage chunk only when the request asked for it.
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        self._event(
+                            {
+                                **base,
+                                "choices": [],
+                                "usage": {
+                                    "prompt_tokens": 11,
+                                    "completion_tokens": len(words),
+                                    "total_tokens": 11 + len(words),
+                                },
+                            }
+                        )
                     self._event("[DONE]")
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client stopped reading (Stop, timeout)

@@ -106,3 +106,51 @@ def test_an_unreachable_workspace_fails_fast_with_a_clear_message() -> None:
         collect(client, "chat")
     assert caught.value.kind == ModelErrorKind.UNREACHABLE
     assert "not reachable" in caught.value.user_message
+
+
+# -- streams that end badly (issue 10, part 3) --------------------------------------------------------
+
+
+def test_a_stream_cut_before_its_finish_reason_is_an_error_not_a_complete_reply(fake_serving) -> None:
+    events = []
+    with pytest.raises(ModelError) as raised:
+        for event in databricks_client(fake_serving).stream_chat(
+            PROMPT, GenerationParams("cut-stream", 0.3, 64)
+        ):
+            events.append(event)
+    assert raised.value.kind is ModelErrorKind.CUT_STREAM and "cut off" in raised.value.user_message
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Served reply"  # kept
+
+
+def test_a_model_that_ignores_max_tokens_is_cut_at_the_limit(fake_serving) -> None:
+    deltas = []
+    with pytest.raises(ModelError) as raised:
+        for event in databricks_client(fake_serving).stream_chat(
+            PROMPT, GenerationParams("runaway", 0.3, 20)
+        ):
+            deltas.append(event)
+    assert raised.value.kind is ModelErrorKind.LENGTH_LIMIT and "20 tokens" in raised.value.user_message
+    assert len(deltas) == 20
+
+
+def test_an_empty_reply_streams_no_text_and_ends_normally(fake_serving) -> None:
+    text, _ = collect(databricks_client(fake_serving), "empty")
+    assert text == ""
+
+
+@pytest.mark.parametrize("kind", ["databricks", "openai-compatible"])
+def test_a_400_naming_stream_options_is_retried_once_without_it_and_remembered(fake_serving, kind) -> None:
+    client = (
+        databricks_client(fake_serving)
+        if kind == "databricks"
+        else OpenAICompatibleClient(
+            base_url=f"{fake_serving.url}/serving-endpoints", api_key=fake_serving.token, timeouts=TIMEOUTS
+        )
+    )
+    fake_serving.requests.clear()
+    for _ in range(2):
+        text, usage = collect(client, "rejects-stream-options")
+        # Without stream_options the endpoint sends no token counts: the reply is whole all the same.
+        assert text == "Served reply to: secret prompt words" and usage == []
+    sent = [("stream_options" in (r.body or {})) for r in fake_serving.requests if r.method == "POST"]
+    assert sent == [True, False, False]  # refused once, then never asked again

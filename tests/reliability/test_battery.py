@@ -224,24 +224,35 @@ def test_a_database_outage_mid_reply_loses_nothing(
     assert (battery_row.lost, battery_row.duplicated) == (0, 0)
 
 
+# Each fault the fake serving endpoint plays, and how the reply must end.
 FAULT_ENDPOINTS = {
-    "status-429": "busy",
+    "status-429": "error",
     "status-500": "error",
-    "status-503": "unavailable",
-    "slow-first-token": "first token",
-    "malformed": "",
-    "error-event": "",
+    "status-503": "error",
+    "slow-first-token": "error",
+    "malformed": "error",
+    "error-event": "error",
+    "cut-stream": "error",
+    "empty": "error",
+    "runaway": "stopped",  # cut at the chat's max tokens, on purpose
+    "unreachable": "error",  # nothing listens at the workspace's address
 }
 
 
-@pytest.mark.battery_area("model faults: 429, 5xx, no first token, malformed SSE, in-band error")
-def test_every_model_fault_ends_in_a_saved_error_with_the_question_kept(
+@pytest.mark.battery_area(
+    "model faults: 429, 5xx, no first token, malformed SSE, in-band error, cut, empty, runaway, unreachable"
+)
+def test_every_model_fault_ends_in_a_saved_reply_that_says_so(
     fake_serving, app_env, clean_db, battery_row
 ) -> None:
-    for endpoint in FAULT_ENDPOINTS:
-        app_env.setenv("DATABRICKS_HOST", fake_serving.url)
+    from tests.e2e.conftest import free_port
+
+    for endpoint, expected in FAULT_ENDPOINTS.items():
+        host = f"http://127.0.0.1:{free_port()}" if endpoint == "unreachable" else fake_serving.url
+        app_env.setenv("DATABRICKS_HOST", host)
         app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-        app_env.setenv("LLM_ENDPOINT", endpoint)
+        app_env.setenv("LLM_ENDPOINT", "chat" if endpoint == "unreachable" else endpoint)
+        app_env.setenv("LLM_MAX_TOKENS", "32")
         app_env.setenv("MODEL_TITLES", "false")
         app_env.setenv("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", "1")
         app = build_application(Settings(_env_file=None))
@@ -256,14 +267,15 @@ def test_every_model_fault_ends_in_a_saved_error_with_the_question_kept(
             question, reply = app.chat.messages(ALICE, session.id)
             battery_row.cases += 1
             battery_row.faults += 1
-            if not (question.content.endswith(endpoint) and reply.status == "error" and reply.error_message):
+            if not (question.content.endswith(endpoint) and reply.status == expected and reply.error_message):
                 battery_row.unexpected += 1
+                battery_row.notes.append(f"{endpoint}: {reply.status}")
             lost, duplicated = count_turns(clean_db, [client_id])
             battery_row.lost += lost
             battery_row.duplicated += duplicated
         finally:
             app.close()
-    assert (battery_row.lost, battery_row.duplicated, battery_row.unexpected) == (0, 0, 0)
+    assert (battery_row.lost, battery_row.duplicated, battery_row.unexpected) == (0, 0, 0), battery_row.notes
 
 
 @pytest.mark.battery_area("shutdown (SIGTERM's path) mid-reply")

@@ -1,0 +1,46 @@
+"""Streams that end badly, through the whole turn against the fake serving endpoint (issue 10, part 3):
+each is stored and shown for what it is, never as a complete reply."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.application import build_application
+from services.config import Settings
+from tests.integration.helpers import ALICE, wait_for_reply
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "status", "text", "note"),
+    [
+        ("cut-stream", "error", "Served reply", "stream was cut off"),
+        ("empty", "error", "", "empty reply"),
+        ("runaway", "stopped", "on" + " on" * 15, "kept writing past this chat's limit of 16 tokens"),
+        ("rejects-stream-options", "complete", "Served reply to: hello", None),
+    ],
+)
+def test_how_a_stream_ended_is_what_is_stored(
+    fake_serving, app_env, clean_db, endpoint, status, text, note
+) -> None:
+    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
+    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
+    app_env.setenv("LLM_ENDPOINT", endpoint)
+    app_env.setenv("LLM_MAX_TOKENS", "16")
+    app_env.setenv("MODEL_TITLES", "false")
+    app = build_application(Settings(_env_file=None))
+    try:
+        session = app.chat.create_session(ALICE)
+        app.chat.submit_message(ALICE, session.id, "hello", client_message_id=str(uuid.uuid4()))
+        wait_for_reply(app.chat, ALICE, session.id)
+        reply = app.chat.messages(ALICE, session.id)[-1]
+    finally:
+        app.close()
+    assert (reply.role, reply.status, reply.content) == ("assistant", status, text)
+    if note is None:
+        assert reply.error_message is None
+    else:
+        assert note in (reply.error_message or "")
