@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deploy.bundle import ResolvedBundle, id_problems, load_bundle, minimum_cli_version, resolve
+from services.endpoint_catalog import CHAT_TASKS  # the tasks the app can chat with, one list
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
 
-# Serving endpoint tasks the app can chat with.
-CHAT_TASKS = frozenset({"llm/v1/chat", "agent/v1/chat", "agent/v2/chat", "agent/v1/responses"})
 OK, FAIL, SKIP = "ok", "FAIL", "skipped"
 
 

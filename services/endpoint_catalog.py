@@ -15,8 +15,11 @@ from services.model_clients.demo import DEMO_MODEL_NAME
 
 logger = logging.getLogger(__name__)
 
-# Serving endpoint tasks that speak the chat-completions protocol.
-CHAT_TASKS = frozenset({"llm/v1/chat", "agent/v1/chat", "agent/v2/chat"})
+# Serving endpoint tasks this app can chat with: those that speak the chat-completions protocol.
+# ChatAgent (`agent/v2/chat`) and ResponsesAgent (`agent/v1/responses`) endpoints stream other
+# formats; offering them before the client reads those formats made every reply fail as
+# "malformed", so they are left out until it does (issue 10).
+CHAT_TASKS = frozenset({"llm/v1/chat", "agent/v1/chat"})
 CACHE_SECONDS = 300.0
 RETRY_AFTER_FAILURE_SECONDS = 60.0
 

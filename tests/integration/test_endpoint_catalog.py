@@ -36,3 +36,23 @@ def test_a_failed_listing_keeps_the_default_and_explains(fake_serving) -> None:
 def test_without_a_workspace_there_is_nothing_to_list() -> None:
     catalog = EndpointCatalog(default_endpoint="offline-demo", workspace_client=None)
     assert catalog.choices().endpoints == ["offline-demo"] and catalog.choices().note is None
+
+
+def test_endpoints_whose_stream_format_the_app_cannot_read_are_not_offered() -> None:
+    from types import SimpleNamespace
+
+    ready = SimpleNamespace(ready="READY")
+    listed = [
+        SimpleNamespace(name=name, task=task, state=ready)
+        for name, task in [
+            ("llm", "llm/v1/chat"),
+            ("chat-model", "agent/v1/chat"),
+            ("chat-agent", "agent/v2/chat"),
+            ("responses-agent", "agent/v1/responses"),
+        ]
+    ]
+    workspace = SimpleNamespace(serving_endpoints=SimpleNamespace(list=lambda: listed))
+    catalog = EndpointCatalog(default_endpoint="llm", workspace_client=lambda: workspace)
+    catalog.refresh()
+    assert catalog.choices().endpoints == ["llm", "chat-model"]
+    assert not catalog.allows("chat-agent")
