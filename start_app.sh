@@ -29,7 +29,8 @@ fi
 mv "$embedded_file.new" "$embedded_file"
 # Start the embedded database now, not on the first page load: the first visitor does not wait.
 if [ -s "$embedded_file" ]; then
-    .venv/bin/python -m persistence.embedded start "$(cat "$embedded_file")" >/dev/null
+    # -W ignore: platformdirs warns about XDG_RUNTIME_DIR on servers; nothing a user can act on.
+    .venv/bin/python -W ignore -m persistence.embedded start "$(cat "$embedded_file")" >/dev/null
 fi
 
 nohup .venv/bin/python -m streamlit run Home.py \
