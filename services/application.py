@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from persistence.database import open_database, session_factory
+from persistence.database import session_factory
 from persistence.migrate import apply_migrations
 from persistence.reconnect import INSUFFICIENT_PRIVILEGE, is_connection_error, retry_on_disconnect, sqlstate
 from services.admin import AdminService
 from services.chat import ChatService
 from services.config import Settings
+from services.database import open_database
 from services.endpoint_catalog import EndpointCatalog
 from services.errors import UserError
 from services.feedback import FeedbackService

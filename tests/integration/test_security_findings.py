@@ -245,7 +245,7 @@ def test_model_written_titles_keep_no_image_or_link_syntax() -> None:
 
 
 def test_pages_name_no_database_host_and_no_model_server_url() -> None:
-    from persistence.database import resolve_database_target
+    from services.database import resolve_database_target
     from services.model_clients.openai_compatible import OpenAICompatibleClient, Timeouts
 
     settings = Settings(_env_file=None, database_url="postgresql://app:pw@db.internal.example:5432/chat")
