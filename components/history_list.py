@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from components.markup import plain as escape_markdown
+from components.markup import plain
 from services.history import HistoryItem
 
 
@@ -28,16 +28,15 @@ def relative_time(moment: datetime, *, now: datetime | None = None) -> str:
 def snippet_markdown(item: HistoryItem) -> str:
     if item.snippet:
         return "".join(
-            f"**{escape_markdown(text)}**" if highlighted else escape_markdown(text)
-            for text, highlighted in item.snippet
+            f"**{plain(text)}**" if highlighted else plain(text) for text, highlighted in item.snippet
         )
     preview = " ".join((item.last_message_preview or "").split())
-    return escape_markdown(preview[:160] + ("…" if len(preview) > 160 else ""))
+    return plain(preview[:160] + ("…" if len(preview) > 160 else ""))
 
 
 def item_caption(item: HistoryItem) -> str:
     parts = [
-        escape_markdown(item.model_endpoint or "default model"),
+        plain(item.model_endpoint or "default model"),
         f"{item.message_count} message{'s' if item.message_count != 1 else ''}",
         relative_time(item.updated_at),
     ]

@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from components import state
-from components.history_list import escape_markdown, item_caption, snippet_markdown
+from components.history_list import item_caption, snippet_markdown
+from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
 from services.chat import SessionNotFound
@@ -24,6 +25,7 @@ from services.history import (
     InvalidTitle,
     SessionFilters,
 )
+from services.views import User
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -40,19 +42,25 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
+def _exportable_chats(email: str) -> int:
+    """How many chats "export all" covers; only sizes its parts, so a minute-old count is fine
+    (and it is dropped at once after an import or a delete here)."""
+    return history.count_exportable(User(email))
+
+
 def _forget_pending_delete() -> None:
     state.set_pending_delete(None)
 
 
 @st.dialog("Delete this chat?", on_dismiss=_forget_pending_delete)
 def _confirm_delete(item: HistoryItem) -> None:
-    st.write(
-        f"**{escape_markdown(item.title)}** and all its messages will be deleted. This cannot be undone."
-    )
+    st.write(f"**{plain(item.title)}** and all its messages will be deleted. This cannot be undone.")
     delete_column, cancel_column = st.columns(2)
     if delete_column.button("Delete", type="primary", key="confirm-delete"):
         with contextlib.suppress(SessionNotFound):  # already gone: the list no longer shows it
             history.delete(user, item.id)
+            _exportable_chats.clear()
         state.set_pending_delete(None)
         state.set_selected_history_session(None)
         if state.current_session_id() == item.id:
@@ -110,7 +118,7 @@ def _render_item(item: HistoryItem) -> None:
     with st.container(border=True):
         text_column, open_column, manage_column = st.columns([6, 1, 1.3], vertical_alignment="center")
         pin = ":material/keep: " if item.pinned else ""
-        text_column.markdown(f"##### {pin}{escape_markdown(item.title)}")
+        text_column.markdown(f"##### {pin}{plain(item.title)}")
         text_column.caption(item_caption(item))
         snippet = snippet_markdown(item)
         if snippet:
@@ -198,7 +206,7 @@ export_column, import_column = st.columns(2)
 with export_column:
     st.subheader("Export all")
     st.caption("Every chat as JSON Lines: one chat per line, in the same format as Export JSON.")
-    total = history.count_exportable(user)
+    total = _exportable_chats(user.email)
     parts = max(1, -(-total // EXPORT_CHATS_PER_PART))
     part = 0
     if parts > 1:
@@ -228,5 +236,6 @@ with import_column:
         except InvalidImport as error:
             st.error(error.user_message)
         else:
+            _exportable_chats.clear()
             st.success("Imported. It is in your list above.")
             state.set_selected_history_session(imported)

@@ -111,25 +111,25 @@ def test_an_unreachable_workspace_fails_fast_with_a_clear_message() -> None:
 # -- streams that end badly (issue 10, part 3) --------------------------------------------------------
 
 
-def test_a_stream_cut_before_its_finish_reason_is_an_error_not_a_complete_reply(fake_serving) -> None:
+def events_until_the_error(fake_serving, endpoint: str, max_tokens: int) -> tuple[list, ModelError]:  # noqa: ANN001
+    """What a stream yields before it fails, and the failure (a stream that does not fail fails the test)."""
     events = []
     with pytest.raises(ModelError) as raised:
-        for event in databricks_client(fake_serving).stream_chat(
-            PROMPT, GenerationParams("cut-stream", 0.3, 64)
-        ):
-            events.append(event)
-    assert raised.value.kind is ModelErrorKind.CUT_STREAM and "cut off" in raised.value.user_message
+        events.extend(
+            databricks_client(fake_serving).stream_chat(PROMPT, GenerationParams(endpoint, 0.3, max_tokens))
+        )
+    return events, raised.value
+
+
+def test_a_stream_cut_before_its_finish_reason_is_an_error_not_a_complete_reply(fake_serving) -> None:
+    events, error = events_until_the_error(fake_serving, "cut-stream", 64)
+    assert error.kind is ModelErrorKind.CUT_STREAM and "cut off" in error.user_message
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Served reply"  # kept
 
 
 def test_a_model_that_ignores_max_tokens_is_cut_at_the_limit(fake_serving) -> None:
-    deltas = []
-    with pytest.raises(ModelError) as raised:
-        for event in databricks_client(fake_serving).stream_chat(
-            PROMPT, GenerationParams("runaway", 0.3, 20)
-        ):
-            deltas.append(event)
-    assert raised.value.kind is ModelErrorKind.LENGTH_LIMIT and "20 tokens" in raised.value.user_message
+    deltas, error = events_until_the_error(fake_serving, "runaway", 20)
+    assert error.kind is ModelErrorKind.LENGTH_LIMIT and "20 tokens" in error.user_message
     assert len(deltas) == 20
 
 

@@ -152,7 +152,7 @@ def test_connections_killed_at_random_during_many_chats(pg_server, sessions, cle
     thread.join()
     admin.dispose()
     deadline = time.monotonic() + 10
-    while len(service._runner._outbox) and time.monotonic() < deadline:  # noqa: SLF001 - the battery looks inside
+    while len(service._runner._outbox) and time.monotonic() < deadline:  # the battery looks inside
         time.sleep(0.2)
     battery_row.cases = len(users) * 5
     battery_row.acknowledged = len(acknowledged)
@@ -196,7 +196,7 @@ def test_a_database_outage_mid_reply_loses_nothing(
         battery_row.faults = 1
         started = time.monotonic()
         model.release.set()  # the reply finishes while the database refuses every connection
-        buffer = next(iter(service._runner._buffers.values()), None)  # noqa: SLF001
+        buffer = next(iter(service._runner._buffers.values()), None)
         if buffer is not None:
             buffer.wait(timeout=15)
             assert buffer.outcome is not None and "Not saved yet" in (buffer.outcome.error_message or "")
@@ -205,7 +205,7 @@ def test_a_database_outage_mid_reply_loses_nothing(
             assert time.monotonic() < deadline, "the reply was not kept in the outbox"
             time.sleep(0.1)
         # The app restarts during the outage: a new runner over the same outbox folder.
-        service._runner.shutdown()  # noqa: SLF001
+        service._runner.shutdown()
         restarted = chat_service(sessions, ScriptedModel(), outbox_dir=str(outbox))
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
     finally:
@@ -288,7 +288,7 @@ def test_shutdown_mid_reply_saves_what_was_written_as_interrupted(sessions, clea
         service.submit_message(ALICE, session.id, "long answer please", client_message_id=client_id)
         battery_row.acknowledged += 1
         time.sleep(0.3)
-        service._runner.shutdown()  # noqa: SLF001 - what SIGTERM runs (atexit -> Application.close)
+        service._runner.shutdown()  # what SIGTERM runs (atexit -> Application.close)
         battery_row.faults += 1
         battery_row.cases += 1
         reply = service.messages(ALICE, session.id)[-1]
@@ -301,7 +301,9 @@ def test_shutdown_mid_reply_saves_what_was_written_as_interrupted(sessions, clea
     assert (battery_row.lost, battery_row.duplicated, battery_row.unexpected) == (0, 0, 0)
 
 
-def _tab(service, session_id, race, client_id, barrier, results, battery_row) -> None:  # noqa: ANN001, PLR0913
+def _tab(  # noqa: ANN001 - the battery's own objects
+    service, session_id, race, client_id, barrier, results, battery_row
+) -> None:
     """One browser tab's submit, started at the same moment as the other tab's."""
     barrier.wait()
     try:
