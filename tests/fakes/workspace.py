@@ -61,8 +61,8 @@ class FakeWorkspace(LoopbackServer):
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _not_found(self, what: str) -> None:
-                self._json(404, {"error_code": "NOT_FOUND", "message": f"{what} does not exist."})
+            def _not_found(self, what: str, code: str = "NOT_FOUND") -> None:
+                self._json(404, {"error_code": code, "message": f"{what} does not exist."})
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 path = unquote(self.path.split("?")[0])
@@ -79,7 +79,10 @@ class FakeWorkspace(LoopbackServer):
                     return
                 if match := re.fullmatch(r"/api/2\.0/serving-endpoints/([^/]+)", path):
                     endpoint = fake.endpoints.get(match.group(1))
-                    self._json(200, endpoint) if endpoint else self._not_found(f"Endpoint {match.group(1)}")
+                    if endpoint is None:  # the serving API's own code for a missing endpoint
+                        self._not_found(f"Endpoint {match.group(1)}", "RESOURCE_DOES_NOT_EXIST")
+                    else:
+                        self._json(200, endpoint)
                     return
                 if match := re.fullmatch(r"/api/2\.0/apps/([^/]+)", path):
                     app = fake.apps.get(match.group(1))
