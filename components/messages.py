@@ -1,18 +1,93 @@
-"""The message list: each turn in a chat bubble, with a caption of its figures under each reply."""
+"""The message list: each turn in a chat bubble, with a caption of its figures under each reply.
+
+A reply from an agent or a reasoning model also shows how it came about, collapsed above its text:
+the reasoning, then each tool call with its arguments and result. Sources that retrieval put in
+the prompt are listed under it. All of it came from a model, a tool or an index, so all of it is
+shown as text or code, never as HTML.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import streamlit as st
 
 from components.markup import message_markdown, plain
+from services.reply_details import ReplyDetails, StepState, ToolStep
+from services.turns import ReplySnapshot
 from services.views import MessageView
+
+_STEP_STATES = {
+    StepState.RUNNING: ("running…", ":material/progress_activity:"),
+    StepState.DONE: ("done", ":material/build:"),
+    StepState.NO_RESULT: ("no result", ":material/build:"),
+}
+SOURCE_PREVIEW_CHARS = 400
 
 _STATUS_NOTES = {
     "stopped": "Stopped by you.",
     "interrupted": "Interrupted: the app restarted while this reply was being written.",
 }
+
+
+def _pretty(text: str) -> tuple[str, str | None]:
+    """Tool arguments and results as code: indented JSON when they are JSON, else as sent."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json"
+    except ValueError:
+        return text, None
+
+
+def _render_step(step: ToolStep) -> None:
+    state, icon = _STEP_STATES[step.state]
+    name = plain(step.name) if step.name else "Tool"
+    with st.expander(f"{name} · {state}", icon=icon):
+        if step.arguments:
+            st.caption("Arguments")
+            code, language = _pretty(step.arguments)
+            st.code(code, language=language, wrap_lines=True)
+        if step.result is not None:
+            st.caption("Result")
+            code, language = _pretty(step.result)
+            st.code(code, language=language, wrap_lines=True)
+
+
+def render_steps(details: ReplyDetails) -> None:
+    """Above a reply: the model's reasoning and the agent's tool calls, each collapsed."""
+    if details.reasoning:
+        with st.expander("Reasoning", icon=":material/psychology:"):
+            st.markdown(message_markdown(details.reasoning))
+    for step in details.steps:
+        _render_step(step)
+
+
+def _safe_link(link: str | None) -> str | None:
+    """A source's link, when it is a plain http(s) address that Markdown cannot be tricked by."""
+    if not link:
+        return None
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    if any(character in link for character in ' <>()[]"\n\r\t'):
+        return None
+    return link
+
+
+def render_sources(details: ReplyDetails) -> None:
+    """Under a reply: the passages retrieval put in its prompt, numbered as the prompt numbers them."""
+    if not details.sources:
+        return
+    with st.expander(f"Sources ({len(details.sources)})", icon=":material/menu_book:"):
+        for number, source in enumerate(details.sources, start=1):
+            title = plain(source.title) or "Untitled"
+            link = _safe_link(source.link)
+            st.markdown(f"**[{number}]** [{title}]({link})" if link else f"**[{number}]** {title}")
+            preview = source.text[:SOURCE_PREVIEW_CHARS] + (
+                "…" if len(source.text) > SOURCE_PREVIEW_CHARS else ""
+            )
+            st.caption(plain(preview))
 
 
 def reply_caption(message: MessageView) -> str:
@@ -23,15 +98,23 @@ def reply_caption(message: MessageView) -> str:
         parts.append(f"first token {message.time_to_first_token_ms / 1000:.2f} s")
     if message.latency_ms is not None:
         parts.append(f"{message.latency_ms / 1000:.2f} s total")
+    # Where the workspace recorded the reply: what to quote when asking about it.
+    if message.details.request_id:
+        parts.append(f"request {plain(message.details.request_id)}")
+    if message.details.trace_id:
+        parts.append(f"trace {plain(message.details.trace_id)}")
     return " · ".join(parts)
 
 
 def render_message(message: MessageView, *, below_reply: Callable[[MessageView], None] | None = None) -> None:
     with st.chat_message(message.role):
+        if message.role == "assistant":
+            render_steps(message.details)
         # Markdown with HTML off and images as links (components.markup): never trusted as HTML.
         if message.content:
             st.markdown(message_markdown(message.content))
         if message.role == "assistant":
+            render_sources(message.details)
             render_reply_footer(message)
             if below_reply is not None:
                 below_reply(message)
@@ -46,14 +129,24 @@ def render_reply_footer(message: MessageView) -> None:
     st.caption(reply_caption(message))
 
 
-def render_streaming_reply(batches: Iterator[str]) -> str:
-    """A reply as it streams: redrawn whole at each batch (about ten a second), so that the image
-    rule applies to the text so far, never to a fragment in which `![` is split across batches."""
+def render_streaming_reply(updates: Iterator[ReplySnapshot]) -> str:
+    """A reply as it streams: redrawn whole at each update (about ten a second), so that the image
+    rule applies to the text so far, never to a fragment in which `![` is split across batches.
+    Until the first token, a thinking indicator says the model is working."""
     slot = st.empty()
+    slot.caption("Thinking…")
     text = ""
-    for batch in batches:
-        text += batch
-        slot.markdown(message_markdown(text))
+    shown = False
+    for snapshot in updates:
+        shown = True
+        text = snapshot.text
+        with slot.container():
+            render_steps(snapshot.details)
+            if text:
+                st.markdown(message_markdown(text))
+            render_sources(snapshot.details)
+    if not shown:
+        slot.empty()  # it ended before anything arrived: the footer says why
     return text
 
 

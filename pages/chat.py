@@ -201,7 +201,7 @@ if open_request is not None:
             icon=":material/stop_circle:",
         )
         if buffer is not None:
-            render_streaming_reply(buffer.stream_batches())
+            render_streaming_reply(buffer.stream_updates())
             stop_slot.empty()
             outcome = buffer.outcome
             if outcome is not None and outcome.error_message == KEPT_FOR_LATER_MESSAGE:

@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from persistence.storable import StorableText
@@ -87,6 +87,8 @@ class ChatMessageRow(Base):
     # Came from a user's import: shown in their history, left out of every usage figure (its
     # timestamps and token counts are the file's word, not this app's record).
     imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # A reply's tool steps, reasoning, sources and trace ids (services.reply_details), or None.
+    details: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,
@@ -150,11 +152,17 @@ class FeedbackRow(Base):
     comment: Mapped[str | None] = mapped_column(StorableText)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # For a reply with an MLflow trace: the assessment this rating became there, and when it was
+    # last sent (None: to send). services.trace_feedback sends them in the background.
+    trace_assessment_id: Mapped[str | None] = mapped_column(StorableText)
+    trace_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    trace_sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("message_id", "user_id", name="uq_feedback_message_user"),
         CheckConstraint("rating IN (-1, 1)", name="ck_feedback_rating"),
         Index("ix_feedback_rating_updated", "rating", text("updated_at DESC")),
+        Index("ix_feedback_trace_unsynced", "updated_at", postgresql_where=text("trace_synced_at IS NULL")),
     )
 
 

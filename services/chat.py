@@ -6,6 +6,7 @@ or rolls back, and returns plain views. Every query is scoped by the user's id.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
 from services.errors import UserError
 from services.model_clients.factory import ModelClientFactory
+from services.reply_details import ReplyDetails
 from services.text import InvalidMessage, check_user_message, make_storable
 from services.turns import (
     INTERRUPTED_MESSAGE,
@@ -43,6 +45,8 @@ from services.views import (
     SubmitResult,
     User,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -102,7 +106,17 @@ def message_view(row: ChatMessageRow) -> MessageView:
         latency_ms=row.latency_ms,
         error_message=row.error_message,
         created_at=row.created_at,
+        details=stored_details(row),
     )
+
+
+def stored_details(row: ChatMessageRow) -> ReplyDetails:
+    """A message's stored details; a damaged document shows the reply without them, never fails it."""
+    try:
+        return ReplyDetails.from_json(row.details)
+    except ValueError:
+        logger.warning("Message %s has unreadable details; shown without them", row.id)
+        return ReplyDetails()
 
 
 class ChatService:

@@ -1,5 +1,6 @@
-"""Which serving endpoints a chat can use: the workspace's ready chat endpoints, listed in the
-background and cached for a few minutes, so that no page waits on the workspace."""
+"""Which serving endpoints a chat can use, and what each one's task is: the workspace's ready chat
+endpoints, listed in the background and cached for a few minutes, so that no page waits on the
+workspace. The task decides the wire format a turn speaks (`services.model_clients.wire_formats`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,11 @@ from typing import Any
 
 from services.endpoint_names import is_serving_endpoint_name
 from services.model_clients.demo import DEMO_MODEL_NAME
+from services.model_clients.wire_formats import CHAT_TASKS
 
 logger = logging.getLogger(__name__)
 
-# Serving endpoint tasks this app can chat with: those that speak the chat-completions protocol.
-# ChatAgent (`agent/v2/chat`) and ResponsesAgent (`agent/v1/responses`) endpoints stream other
-# formats; offering them before the client reads those formats made every reply fail as
-# "malformed", so they are left out until it does (issue 10).
-CHAT_TASKS = frozenset({"llm/v1/chat", "agent/v1/chat"})
+__all__ = ["CHAT_TASKS", "EndpointCatalog", "EndpointChoices"]
 CACHE_SECONDS = 300.0
 RETRY_AFTER_FAILURE_SECONDS = 60.0
 
@@ -45,6 +43,7 @@ class EndpointCatalog:
         self._clock = clock
         self._lock = threading.Lock()
         self._listed: list[str] | None = None
+        self._tasks: dict[str, str | None] = {}  # name -> task, from the list or a lookup of one
         self._note: str | None = "The list of serving endpoints is loading; reload in a moment to see it."
         self._fresh_until = 0.0
         self._refreshing = False
@@ -79,18 +78,39 @@ class EndpointCatalog:
                 listed = self._listed
         return name in (listed or [])
 
+    def task_of(self, name: str) -> str | None:
+        """The endpoint's task, from the cached list, else asked of the workspace once (turn
+        workers call this, never a page). None when unknown: the turn then speaks chat completions."""
+        if self._workspace_client is None or not is_serving_endpoint_name(name):
+            return None
+        with self._lock:
+            if name in self._tasks:
+                return self._tasks[name]
+        task: str | None = None
+        try:
+            if self._client is None:
+                self._client = self._workspace_client()
+            task = self._client.serving_endpoints.get(name).task
+        except Exception as error:
+            logger.warning("Looking up a serving endpoint's task failed: %s", type(error).__name__)
+            return None  # not remembered: asked again on the next turn
+        with self._lock:
+            self._tasks[name] = task
+        return task
+
     def refresh(self) -> None:
         """List the workspace's endpoints now (the background thread, or a test, calls this)."""
         try:
             if self._client is None:
                 self._client = self._workspace_client()  # type: ignore[misc]
-            names = sorted(
-                endpoint.name
+            chat_endpoints = {
+                endpoint.name: endpoint.task
                 for endpoint in self._client.serving_endpoints.list()
                 if is_serving_endpoint_name(endpoint.name)
                 and endpoint.task in CHAT_TASKS
                 and _is_ready(endpoint)
-            )
+            }
+            names = sorted(chat_endpoints)
         except Exception as error:
             logger.warning("Listing serving endpoints failed: %s", type(error).__name__)
             with self._lock:
@@ -103,6 +123,7 @@ class EndpointCatalog:
             return
         with self._lock:
             self._listed = names
+            self._tasks.update(chat_endpoints)
             self._note = None
             self._fresh_until = self._clock() + CACHE_SECONDS
             self._refreshing = False

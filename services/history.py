@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -29,6 +30,7 @@ from persistence.reconnect import is_connection_error, safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
 from services.chat import SessionNotFound
 from services.errors import UserError
+from services.reply_details import ReplyDetails
 from services.text import make_storable
 from services.turns import MAX_TOKENS_LIMIT
 from services.views import User
@@ -270,6 +272,7 @@ class HistoryService:
                     "latency_ms": m.latency_ms,
                     "error_message": m.error_message,
                     "created_at": _iso(m.created_at),
+                    **({"details": m.details} if m.details else {}),
                 }
                 for m in messages
             ],
@@ -298,7 +301,19 @@ class HistoryService:
         for message in document["messages"]:
             who = "You" if message["role"] == "user" else "Assistant"
             status = "" if message["status"] == "complete" else f" ({message['status']})"
-            lines += [f"## {who}{status}", "", message["content"], ""]
+            lines += [f"## {who}{status}", ""]
+            details = ReplyDetails.from_json(message.get("details"))
+            for step in details.steps:
+                result = "" if step.result is None else f" → `{_one_line(step.result)}`"
+                lines.append(f"- Tool `{step.name or 'tool'}` (`{_one_line(step.arguments)}`){result}")
+            lines += ["", message["content"], ""] if details.steps else [message["content"], ""]
+            if details.sources:
+                lines += ["Sources:", ""]
+                lines += [
+                    f"{number}. {source.title}" + (f" <{source.link}>" if source.link else "")
+                    for number, source in enumerate(details.sources, start=1)
+                ]
+                lines.append("")
             if message["error_message"]:
                 lines += [f"> {message['error_message']}", ""]
         return "\n".join(lines)
@@ -395,6 +410,7 @@ class HistoryService:
                         latency_ms=_optional_int(message.get("latency_ms"), f"{name}.latency_ms"),
                         error_message=_optional_text(message.get("error_message"), f"{name}.error_message"),
                         created_at=_parse_time(message.get("created_at"), f"{name}.created_at") or func.now(),
+                        details=_imported_details(message.get("details"), f"{name}.details"),
                         imported=True,
                     )
                 )
@@ -437,6 +453,21 @@ def _parse_export(data: bytes | str) -> dict[str, Any]:
         if not isinstance(message.get("seq"), int):
             raise InvalidImport(f"messages[{index}].seq must be a whole number.")
     return document
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split()).replace("`", "'")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _imported_details(value: Any, name: str) -> dict[str, Any] | None:
+    """A reply's steps, reasoning and sources from the file. Its request and trace ids are dropped:
+    they would let a file attach this user's ratings to any trace in the workspace."""
+    try:
+        details = ReplyDetails.from_json(value)
+    except ValueError as error:
+        raise InvalidImport(f"{name}: {error}. Nothing was imported.") from None
+    return dataclasses.replace(details, request_id=None, trace_id=None).to_json()
 
 
 def _text(value: Any, name: str) -> str:

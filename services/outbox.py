@@ -32,6 +32,7 @@ class PendingReply:
     text: str
     error_message: str | None
     metrics: dict[str, Any]  # model, prompt/completion tokens, time to first token, latency
+    details: dict[str, Any] | None = None  # ReplyDetails.to_json()
 
 
 class ReplyOutbox:
@@ -52,6 +53,7 @@ class ReplyOutbox:
             "text": reply.text,
             "error_message": reply.error_message,
             "metrics": reply.metrics,
+            "details": reply.details,
         }
         path = self._path(reply.request_id)
         temporary = path.with_suffix(".tmp")
@@ -80,6 +82,7 @@ class ReplyOutbox:
                         text=document["text"],
                         error_message=document["error_message"],
                         metrics=document["metrics"],
+                        details=document.get("details"),  # absent in files from earlier versions
                     )
                 )
             except (OSError, ValueError, KeyError, TypeError):

@@ -8,6 +8,7 @@ what was written and close the request as `interrupted`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import re
@@ -41,11 +42,16 @@ from services.model_clients.port import (
     ModelError,
     ModelErrorKind,
     PromptMessage,
+    ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TraceReference,
     Usage,
 )
 from services.outbox import PendingReply, ReplyOutbox
+from services.reply_details import ReplyDetails
 from services.text import make_storable
 
 logger = logging.getLogger(__name__)
@@ -108,6 +114,15 @@ class TurnOutcome:
     status: str  # complete | stopped | error | interrupted
     text: str
     error_message: str | None
+    details: ReplyDetails = ReplyDetails()
+
+
+@dataclass(frozen=True)
+class ReplySnapshot:
+    """A running reply as the page draws it: the text so far and its steps, reasoning and sources."""
+
+    text: str
+    details: ReplyDetails
 
 
 class TurnBuffer:
@@ -117,7 +132,8 @@ class TurnBuffer:
         self.request_id = request_id
         self._lock = threading.Lock()
         self._parts: list[str] = []
-        self._length = 0
+        self._details = ReplyDetails()
+        self._version = 0  # grows with every change, text or details, so readers know to redraw
         self._done = threading.Event()
         self._changed = threading.Condition(self._lock)
         self._stop_requested = threading.Event()
@@ -126,7 +142,13 @@ class TurnBuffer:
     def append(self, text: str) -> None:
         with self._changed:
             self._parts.append(text)
-            self._length += len(text)
+            self._version += 1
+            self._changed.notify_all()
+
+    def update_details(self, change: Callable[[ReplyDetails], ReplyDetails]) -> None:
+        with self._changed:
+            self._details = change(self._details)
+            self._version += 1
             self._changed.notify_all()
 
     def text(self) -> str:
@@ -134,6 +156,16 @@ class TurnBuffer:
             joined = "".join(self._parts)
             self._parts = [joined]
             return joined
+
+    def details(self) -> ReplyDetails:
+        with self._lock:
+            return self._details
+
+    def snapshot(self) -> ReplySnapshot:
+        with self._lock:
+            joined = "".join(self._parts)
+            self._parts = [joined]
+            return ReplySnapshot(joined, self._details)
 
     def finish(self, outcome: TurnOutcome) -> None:
         with self._changed:
@@ -155,30 +187,41 @@ class TurnBuffer:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    def stream_batches(self, *, interval_seconds: float = 0.1) -> Iterator[str]:
-        """Yield what has accumulated since the last yield, at most about ten times a second, until done.
+    def stream_updates(self, *, interval_seconds: float = 0.1) -> Iterator[ReplySnapshot]:
+        """Yield the reply so far whenever it changed, at most about ten times a second, until done.
 
-        The first text is yielded as soon as it exists (time to first token is what users feel);
+        The first change is yielded as soon as it exists (time to first token is what users feel);
         after that, yields are spaced by `interval_seconds`. Each yield makes Streamlit resend the
         whole text so far, so batching keeps the bytes sent from growing with the token count.
         """
-        sent = 0
+        seen = 0
         last_yield = float("-inf")
         while True:
             with self._changed:
-                if self._length == sent and not self._done.is_set():
+                if self._version == seen and not self._done.is_set():
                     self._changed.wait(timeout=1.0)
                 finished = self._done.is_set()
             wait = interval_seconds - (time.monotonic() - last_yield)
             if wait > 0 and not finished:
                 time.sleep(wait)
-            text = self.text()
-            if len(text) > sent:
-                yield text[sent:]
-                sent = len(text)
+            with self._lock:
+                version = self._version
+            if version != seen:
+                seen = version
+                yield self.snapshot()
                 last_yield = time.monotonic()
-            if finished and len(self.text()) == sent:
-                return
+            if finished:
+                with self._lock:
+                    if self._version == seen:
+                        return
+
+    def stream_batches(self, *, interval_seconds: float = 0.1) -> Iterator[str]:
+        """The text only, as increments: what was added since the last yield."""
+        sent = 0
+        for snapshot in self.stream_updates(interval_seconds=interval_seconds):
+            if len(snapshot.text) > sent:
+                yield snapshot.text[sent:]
+                sent = len(snapshot.text)
 
 
 _STREAM_ENDED = object()
@@ -220,6 +263,22 @@ def _until_stopped(stream: Iterator[StreamEvent], buffer: TurnBuffer) -> Iterato
         if isinstance(item, BaseException):
             raise item
         yield item  # type: ignore[misc]
+
+
+def _with_event(details: ReplyDetails, event: StreamEvent) -> ReplyDetails:
+    if isinstance(event, ReasoningDelta):
+        return details.with_reasoning(event.text)
+    if isinstance(event, ToolCallStarted):
+        return details.with_call(event.call_id, event.name, event.arguments)
+    if isinstance(event, ToolCallFinished):
+        return details.with_result(event.call_id, event.output)
+    if isinstance(event, TraceReference):
+        return dataclasses.replace(
+            details,
+            request_id=event.request_id or details.request_id,
+            trace_id=event.trace_id or details.trace_id,
+        )
+    return details
 
 
 MAX_TOKENS_LIMIT = 200_000
@@ -418,6 +477,9 @@ class TurnRunner:
             buffer.finish(outcome if saved else TurnOutcome("error", "", SAVE_FAILED_MESSAGE))
             return
         client = self._models.client_for(endpoint)
+        if not client.is_demo:
+            # Which wire format the endpoint speaks; looked up here, outside any transaction.
+            params = dataclasses.replace(params, task=self._endpoints.task_of(endpoint))
         first_token_at: float | None = None
         usage: Usage | None = None
         status, error_message = "complete", None
@@ -432,6 +494,10 @@ class TurnRunner:
                     buffer.append(event.text)
                 elif isinstance(event, Usage):
                     usage = event
+                else:
+                    if first_token_at is None and isinstance(event, (ReasoningDelta, ToolCallStarted)):
+                        first_token_at = self._clock()  # the first thing the user sees happen
+                    buffer.update_details(lambda details, event=event: _with_event(details, event))
                 if buffer.stop_requested:
                     status = "stopped"
                     break
@@ -455,7 +521,8 @@ class TurnRunner:
             status, error_message = "interrupted", INTERRUPTED_MESSAGE
 
         finished = self._clock()
-        outcome = TurnOutcome(status, buffer.text(), error_message)
+        buffer.update_details(ReplyDetails.finished)
+        outcome = TurnOutcome(status, buffer.text(), error_message, buffer.details())
         saved = self._finish(
             request_id,
             owner_id,
@@ -467,7 +534,11 @@ class TurnRunner:
             ),
             latency_ms=round((finished - started) * 1000),
         )
-        buffer.finish(outcome if saved else TurnOutcome(outcome.status, outcome.text, KEPT_FOR_LATER_MESSAGE))
+        buffer.finish(
+            outcome
+            if saved
+            else TurnOutcome(outcome.status, outcome.text, KEPT_FOR_LATER_MESSAGE, outcome.details)
+        )
         if (
             saved
             and status == "complete"
@@ -561,6 +632,7 @@ class TurnRunner:
                     "time_to_first_token_ms": metrics.get("time_to_first_token_ms"),
                     "latency_ms": metrics.get("latency_ms"),
                 },
+                details=outcome.details.to_json(),
             )
         )
         return False
@@ -577,7 +649,11 @@ class TurnRunner:
                 if prompt_tokens is not None or completion_tokens is not None
                 else None
             )
-            outcome = TurnOutcome(reply.status, reply.text, reply.error_message)
+            try:
+                details = ReplyDetails.from_json(reply.details)
+            except ValueError:
+                details = ReplyDetails()  # a damaged details document never holds up the reply itself
+            outcome = TurnOutcome(reply.status, reply.text, reply.error_message, details)
             try:
                 with unit_of_work(self._sessions) as db:
                     close_request(
@@ -661,6 +737,7 @@ def close_request(
             time_to_first_token_ms=time_to_first_token_ms,
             latency_ms=latency_ms,
             error_message=outcome.error_message,
+            details=outcome.details.to_json(),
         )
     )
     request.status = outcome.status

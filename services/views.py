@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.reply_details import ReplyDetails
+
 
 @dataclass(frozen=True)
 class User:
@@ -54,6 +56,7 @@ class MessageView:
     latency_ms: int | None
     error_message: str | None
     created_at: datetime
+    details: ReplyDetails = ReplyDetails()
 
 
 @dataclass(frozen=True)

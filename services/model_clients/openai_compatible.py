@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from urllib.parse import quote
 import openai
 from openai import OpenAI, Stream
 from openai.types.chat import ChatCompletionChunk
+from openai.types.responses import ResponseStreamEvent
 
 from services.endpoint_names import is_serving_endpoint_name
 from services.model_clients.port import (
@@ -25,8 +25,16 @@ from services.model_clients.port import (
     ModelErrorKind,
     PromptMessage,
     StreamEvent,
-    TextDelta,
-    Usage,
+    TraceReference,
+)
+from services.model_clients.wire_formats import (
+    TRACED_TASKS,
+    StreamGuard,
+    WireFormat,
+    read_chat_agent,
+    read_chat_completions,
+    read_responses,
+    wire_format_for,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,9 +168,7 @@ class StreamOptionsMemory:
         self._refusing: set[str] = set()
         self._lock = threading.Lock()
 
-    def request(
-        self, endpoint: str, send: Callable[[bool], Stream[ChatCompletionChunk]]
-    ) -> Stream[ChatCompletionChunk]:
+    def request(self, endpoint: str, send: Callable[[bool], Stream[Any]]) -> Stream[Any]:
         with self._lock:
             with_usage = endpoint not in self._refusing
         if not with_usage:
@@ -178,71 +184,44 @@ class StreamOptionsMemory:
             return send(False)
 
 
-def _in_band_error(chunk: ChatCompletionChunk) -> bool:
-    """Databricks and some servers report errors as a chunk with `error`/`error_code` and no choices."""
-    extra = chunk.model_extra or {}
-    return bool(extra.get("error") or extra.get("error_code"))
-
-
-def read_chat_stream(
-    stream: Stream[ChatCompletionChunk], *, target: str, timeouts: Timeouts, max_tokens: int
+def read_stream(
+    stream: Stream[Any],
+    *,
+    wire_format: WireFormat,
+    target: str,
+    timeouts: Timeouts,
+    max_tokens: int,
 ) -> Iterator[StreamEvent]:
-    """Yield text deltas and the final usage from an SSE chat stream, enforcing the total timeout.
-
-    A stream that ends without a finish reason was cut (the connection closed early): that is an
-    error, never a complete reply. A model that writes past `max_tokens` (an endpoint that ignores
-    the parameter) is cut there, counting one token per streamed chunk, as servers stream them.
-    """
-    deadline = time.monotonic() + timeouts.total
-    usage: Usage | None = None
-    finished = False
-    chunks_with_text = 0
+    """The events of an SSE stream in `wire_format`, with the total timeout and the chat's max tokens
+    enforced. A connection that breaks mid-stream (an incomplete HTTP body) is a cut stream."""
+    guard = StreamGuard(target=target, total_seconds=timeouts.total, max_tokens=max_tokens)
+    reader = _READERS[wire_format]
     try:
-        for chunk in stream:
-            if _in_band_error(chunk):
-                raise ModelError(
-                    ModelErrorKind.STREAM_ERROR,
-                    f"{target} reported an error partway through its reply. Your message is saved; "
-                    f"press Retry.",
-                )
-            if not isinstance(chunk, ChatCompletionChunk) or not isinstance(chunk.choices, list):
-                raise ValueError("unexpected chunk")
-            for choice in chunk.choices:
-                content = choice.delta.content if choice.delta is not None else None
-                if content:
-                    chunks_with_text += 1
-                    if chunks_with_text > max_tokens:
-                        raise ModelError(
-                            ModelErrorKind.LENGTH_LIMIT,
-                            f"{target} kept writing past this chat's limit of {max_tokens:,} tokens, so the "
-                            "reply was cut there. Raise max tokens in the chat settings for longer replies.",
-                        )
-                    yield TextDelta(content)
-                if choice.finish_reason:
-                    finished = True
-            if chunk.usage is not None:
-                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-            if time.monotonic() > deadline:
-                raise ModelError(
-                    ModelErrorKind.TIMEOUT,
-                    f"{target} took longer than {timeouts.total:.0f} s in total; the reply so far is kept. "
-                    f"Press Retry for a new one.",
-                )
+        request_id = stream.response.headers.get("x-request-id")
+        if request_id:
+            # Model Serving names every request; agents may name it again, with their trace.
+            yield TraceReference(request_id=request_id[:200], trace_id=None)
+        yield from reader(stream, guard)
     except ModelError:
         raise
+    except openai.APITimeoutError as error:
+        logger.warning("Model stream timed out")
+        raise map_openai_error(error, target=target, timeouts=timeouts) from error
+    except openai.APIConnectionError as error:
+        logger.warning("Model stream broke off")
+        raise guard.cut() from error
     except Exception as error:  # every other failure is mapped; the original goes to the log only
         logger.warning("Model stream failed: %s", type(error).__name__)
         raise map_openai_error(error, target=target, timeouts=timeouts) from error
     finally:
         stream.close()
-    if not finished:
-        raise ModelError(
-            ModelErrorKind.CUT_STREAM,
-            f"{target} stopped sending before the reply was finished (the stream was cut off). "
-            "The text so far is kept; press Retry for a whole reply.",
-        )
-    if usage is not None:
-        yield usage
+
+
+_READERS = {
+    WireFormat.CHAT_COMPLETIONS: read_chat_completions,
+    WireFormat.CHAT_AGENT: read_chat_agent,
+    WireFormat.RESPONSES: read_responses,
+}
 
 
 def _wire_messages(messages: list[PromptMessage]) -> list[dict[str, str]]:
@@ -271,7 +250,7 @@ class OpenAICompatibleClient:
     def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
         target = "The model server set in LLM_BASE_URL"
 
-        def request(with_usage: bool) -> Stream[ChatCompletionChunk]:
+        def request(with_usage: bool) -> Stream[Any]:
             return self._client.chat.completions.create(
                 model=params.model,
                 messages=_wire_messages(messages),  # type: ignore[arg-type]
@@ -286,8 +265,12 @@ class OpenAICompatibleClient:
         except Exception as error:
             logger.warning("Model request failed: %s", type(error).__name__)
             raise map_openai_error(error, target=target, timeouts=self._timeouts) from error
-        yield from read_chat_stream(
-            stream, target=target, timeouts=self._timeouts, max_tokens=params.max_tokens
+        yield from read_stream(
+            stream,
+            wire_format=WireFormat.CHAT_COMPLETIONS,
+            target=target,
+            timeouts=self._timeouts,
+            max_tokens=params.max_tokens,
         )
 
 
@@ -327,32 +310,69 @@ class DatabricksServingClient:
             )
         target = f"The Databricks serving endpoint `{params.model}`"
         token = self._token_provider()
+        wire_format = wire_format_for(params.task)
+        traced = params.task in TRACED_TASKS
 
-        def request(with_usage: bool) -> Stream[ChatCompletionChunk]:
-            body: dict[str, Any] = {
-                "messages": _wire_messages(messages),
-                "temperature": params.temperature,
-                "max_tokens": params.max_tokens,
-                "stream": True,
-            }
-            if with_usage:
-                body["stream_options"] = {"include_usage": True}
+        def request(with_usage: bool) -> Stream[Any]:
+            body = _request_body(wire_format, messages, params, with_usage=with_usage, traced=traced)
+            cast_to: Any = {
+                WireFormat.CHAT_COMPLETIONS: ChatCompletionChunk,
+                WireFormat.CHAT_AGENT: object,  # read as dicts: the openai package has no type for it
+                WireFormat.RESPONSES: ResponseStreamEvent,
+            }[wire_format]
             return self._client.with_options(api_key=token).post(
                 f"/{quote(params.model, safe='')}/invocations",
                 body=body,
-                cast_to=ChatCompletionChunk,
+                cast_to=cast_to,
                 stream=True,
-                stream_cls=Stream[ChatCompletionChunk],
+                stream_cls=Stream[cast_to],
             )
 
         try:
-            stream = self._without_stream_options.request(params.model, request)
+            if wire_format is WireFormat.CHAT_COMPLETIONS:
+                stream = self._without_stream_options.request(params.model, request)
+            else:
+                stream = request(False)
         except Exception as error:
             logger.warning("Model request failed: %s", type(error).__name__)
             raise map_openai_error(error, target=target, timeouts=self._timeouts) from error
-        yield from read_chat_stream(
-            stream, target=target, timeouts=self._timeouts, max_tokens=params.max_tokens
+        yield from read_stream(
+            stream,
+            wire_format=wire_format,
+            target=target,
+            timeouts=self._timeouts,
+            max_tokens=params.max_tokens,
         )
+
+
+def _request_body(
+    wire_format: WireFormat,
+    messages: list[PromptMessage],
+    params: GenerationParams,
+    *,
+    with_usage: bool,
+    traced: bool,
+) -> dict[str, Any]:
+    """What each format's endpoint takes. Agents get no temperature or max tokens (ChatAgent and
+    ResponsesAgent requests have no such fields; the agent's own model settings apply), and are
+    asked for their MLflow trace, whose id feedback is recorded against."""
+    body: dict[str, Any]
+    if wire_format is WireFormat.RESPONSES:
+        body = {"input": _wire_messages(messages), "stream": True}
+    elif wire_format is WireFormat.CHAT_AGENT:
+        body = {"messages": _wire_messages(messages), "stream": True}
+    else:
+        body = {
+            "messages": _wire_messages(messages),
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+            "stream": True,
+        }
+        if with_usage:
+            body["stream_options"] = {"include_usage": True}
+    if traced:
+        body["databricks_options"] = {"return_trace": True}
+    return body
 
 
 class DatabricksTokenProvider:

@@ -1,4 +1,8 @@
-"""The model-client port: given messages and parameters, yield text deltas, then usage.
+"""The model-client port: given messages and parameters, yield what the model produces as it comes.
+
+A reply is text, and for agents and reasoning models also the steps that led to it: reasoning,
+tool calls and their results. Every wire format (chat completions, ChatAgent, ResponsesAgent) is
+read into these same events, so the turn, the buffer and the page never see a wire format.
 
 Every failure is raised as `ModelError`, whose `user_message` a person can act on and which never
 carries the provider's own message text (it may echo the prompt) or a token.
@@ -23,6 +27,9 @@ class GenerationParams:
     model: str
     temperature: float
     max_tokens: int
+    # The serving endpoint's task (`llm/v1/chat`, `agent/v2/chat`...), which decides the wire
+    # format; None when unknown, which means chat completions.
+    task: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,12 +38,42 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ReasoningDelta:
+    """Text the model thinks aloud before answering (Claude with thinking, GPT-OSS): shown apart."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallStarted:
+    """An agent called a tool. Arguments are the model's JSON text, shown as is."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolCallFinished:
+    call_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class TraceReference:
+    """Where the workspace recorded this reply: the serving request id and the MLflow trace id."""
+
+    request_id: str | None
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int | None
     completion_tokens: int | None
 
 
-StreamEvent = TextDelta | Usage
+StreamEvent = TextDelta | ReasoningDelta | ToolCallStarted | ToolCallFinished | TraceReference | Usage
 
 
 class ModelErrorKind(StrEnum):
@@ -78,7 +115,7 @@ class ModelClient(Protocol):
     def is_demo(self) -> bool: ...
 
     def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
-        """Yield `TextDelta`s as they arrive, then at most one `Usage`. Raise `ModelError` on failure.
+        """Yield events as they arrive, then at most one `Usage`. Raise `ModelError` on failure.
 
         Closing the iterator early (Stop) must release the connection.
         """

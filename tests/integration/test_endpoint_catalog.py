@@ -18,11 +18,26 @@ def test_ready_chat_endpoints_are_listed_over_http_with_the_default_first(fake_s
     while catalog.choices().note is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert catalog.choices() == catalog.choices()
+    # Chat models and every kind of agent; not the embedding, not the one warming up.
     assert catalog.choices().endpoints == [
         "chat",
+        "agent-chat",
         "agent-endpoint",
-    ]  # not the embedding, not the one warming up
+        "agent-responses",
+        "agent-responses-cut",
+        "reasoning",
+    ]
     assert any(r.path == "/api/2.0/serving-endpoints" for r in fake_serving.requests)
+    assert catalog.task_of("agent-responses") == "agent/v1/responses"
+
+
+def test_the_task_of_an_endpoint_that_was_not_listed_is_asked_for_once(fake_serving) -> None:
+    catalog = catalog_for(fake_serving, fake_serving.token)
+    assert catalog.task_of("agent-chat") == "agent/v2/chat"
+    assert catalog.task_of("agent-chat") == "agent/v2/chat"
+    lookups = [r for r in fake_serving.requests if r.path == "/api/2.0/serving-endpoints/agent-chat"]
+    assert len(lookups) == 1
+    assert catalog.task_of("no-such-endpoint") is None  # unknown: the turn speaks chat completions
 
 
 def test_a_failed_listing_keeps_the_default_and_explains(fake_serving) -> None:
@@ -38,7 +53,7 @@ def test_without_a_workspace_there_is_nothing_to_list() -> None:
     assert catalog.choices().endpoints == ["offline-demo"] and catalog.choices().note is None
 
 
-def test_endpoints_whose_stream_format_the_app_cannot_read_are_not_offered() -> None:
+def test_every_chat_task_is_offered_and_other_tasks_are_not() -> None:
     from types import SimpleNamespace
 
     ready = SimpleNamespace(ready="READY")
@@ -49,10 +64,12 @@ def test_endpoints_whose_stream_format_the_app_cannot_read_are_not_offered() -> 
             ("chat-model", "agent/v1/chat"),
             ("chat-agent", "agent/v2/chat"),
             ("responses-agent", "agent/v1/responses"),
+            ("embeddings", "llm/v1/embeddings"),
+            ("custom", None),
         ]
     ]
     workspace = SimpleNamespace(serving_endpoints=SimpleNamespace(list=lambda: listed))
     catalog = EndpointCatalog(default_endpoint="llm", workspace_client=lambda: workspace)
     catalog.refresh()
-    assert catalog.choices().endpoints == ["llm", "chat-model"]
-    assert not catalog.allows("chat-agent")
+    assert catalog.choices().endpoints == ["llm", "chat-agent", "chat-model", "responses-agent"]
+    assert catalog.allows("chat-agent") and not catalog.allows("embeddings")

@@ -128,9 +128,9 @@ def test_a_stream_cut_before_its_finish_reason_is_an_error_not_a_complete_reply(
 
 
 def test_a_model_that_ignores_max_tokens_is_cut_at_the_limit(fake_serving) -> None:
-    deltas, error = events_until_the_error(fake_serving, "runaway", 20)
+    events, error = events_until_the_error(fake_serving, "runaway", 20)
     assert error.kind is ModelErrorKind.LENGTH_LIMIT and "20 tokens" in error.user_message
-    assert len(deltas) == 20
+    assert len([event for event in events if isinstance(event, TextDelta)]) == 20
 
 
 def test_an_empty_reply_streams_no_text_and_ends_normally(fake_serving) -> None:

@@ -188,7 +188,15 @@ def test_a_model_error_keeps_the_message_and_retry_works(open_app, app_env, clea
     assert stored_messages(clean_db)[0] == ("user", "Are you there?", "complete")
     # Switch this chat to a healthy endpoint from the workspace's list, then Retry.
     chooser = next(w for w in app.sidebar.selectbox if w.label == "Model endpoint")
-    assert chooser.options == ["status-503", "agent-endpoint", "chat"]  # ready chat endpoints only
+    assert chooser.options == [  # ready chat endpoints only
+        "status-503",
+        "agent-chat",
+        "agent-endpoint",
+        "agent-responses",
+        "agent-responses-cut",
+        "chat",
+        "reasoning",
+    ]
     chooser.set_value("chat")
     app.button(key="FormSubmitter:settings-" + session_id_shown(app) + "-form-Save settings").click().run()
     retry = next(b for b in app.button if b.label == "Retry")
