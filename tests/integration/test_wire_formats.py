@@ -3,7 +3,11 @@ what the client sends (per the endpoint's task) and the events it reads back."""
 
 import pytest
 
-from services.model_clients.openai_compatible import DatabricksServingClient, DatabricksTokenProvider, Timeouts
+from services.model_clients.openai_compatible import (
+    DatabricksServingClient,
+    DatabricksTokenProvider,
+    Timeouts,
+)
 from services.model_clients.port import (
     GenerationParams,
     ModelError,
@@ -44,7 +48,10 @@ def test_a_chat_agent_streams_a_tool_call_its_result_and_the_answer(fake_serving
     body = sent_body(fake_serving)
     # ChatAgent requests: messages and stream, the trace asked for; no chat-completions parameters.
     assert body == {
-        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "weather in Paris"}],
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "weather in Paris"},
+        ],
         "stream": True,
         "databricks_options": {"return_trace": True},
     }

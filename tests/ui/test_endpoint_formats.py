@@ -99,7 +99,10 @@ def test_a_reasoning_reply_shows_the_reasoning_collapsed_and_only_the_text_as_th
     assert not any("summary_text" in m.value or "{'type'" in m.value for m in bubble.markdown)
     content, status, _, details = last_reply(clean_db)
     assert (content, status) == ("Served reply to: hello", "complete")
-    assert details == {"reasoning": "Let me think. The user wants a reply.", "request_id": details["request_id"]}
+    assert details == {
+        "reasoning": "Let me think. The user wants a reply.",
+        "request_id": details["request_id"],
+    }
 
 
 @pytest.mark.parametrize(
