@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
 
 # The first key of the advisory lock that serialises one user's new turns (the second is the user).
 USER_TURNS_LOCK_CLASS = 7_315_224
@@ -259,3 +259,53 @@ def open_requests_of_all_users(db: Session) -> Sequence[ChatRequestRow]:
     return db.scalars(
         select(ChatRequestRow).where(ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES)).with_for_update()
     ).all()
+
+
+class TraceRatingRepository:
+    """Ratings of replies that have an MLflow trace, for sending to the workspace as assessments.
+
+    Across all users: the sender works for the whole app, never for a page.
+    """
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def unsent(self, *, limit: int, max_attempts: int) -> Sequence[tuple[FeedbackRow, str]]:
+        """Ratings changed since they were last sent, with their reply's trace id, oldest first."""
+        trace_id = ChatMessageRow.details["trace_id"].astext
+        statement = (
+            select(FeedbackRow, trace_id)
+            .join(ChatMessageRow, ChatMessageRow.id == FeedbackRow.message_id)
+            .where(
+                FeedbackRow.trace_synced_at.is_(None),
+                FeedbackRow.trace_sync_attempts < max_attempts,
+                trace_id.is_not(None),
+            )
+            .order_by(FeedbackRow.updated_at)
+            .limit(limit)
+        )
+        return [(row, trace) for row, trace in self._db.execute(statement).all()]
+
+    def mark_sent(self, feedback_id: int, *, as_of: datetime, assessment_id: str | None) -> bool:
+        """Record that the rating as it was at `as_of` was sent. False when it changed meanwhile:
+        it then stays unsent and goes again (as an update of the same assessment)."""
+        result = self._db.execute(
+            update(FeedbackRow)
+            .where(FeedbackRow.id == feedback_id)
+            .values(trace_assessment_id=func.coalesce(assessment_id, FeedbackRow.trace_assessment_id))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        result = self._db.execute(
+            update(FeedbackRow)
+            .where(FeedbackRow.id == feedback_id, FeedbackRow.updated_at == as_of)
+            .values(trace_synced_at=func.now(), trace_sync_attempts=0)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def count_failure(self, feedback_id: int) -> None:
+        self._db.execute(
+            update(FeedbackRow)
+            .where(FeedbackRow.id == feedback_id)
+            .values(trace_sync_attempts=FeedbackRow.trace_sync_attempts + 1)
+        )

@@ -20,6 +20,7 @@ from services.errors import UserError
 from services.feedback import FeedbackService
 from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
+from services.trace_feedback import TraceFeedbackSender
 from services.turns import TurnRunner
 from services.workspace import workspace_client
 
@@ -71,10 +72,14 @@ class Application:
     feedback: FeedbackService
     admin: AdminService
     endpoints: EndpointCatalog
+    # Sends ratings of traced replies to MLflow; None without a Databricks workspace.
+    trace_feedback: TraceFeedbackSender | None = None
 
     def close(self) -> None:
         """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
         self.runner.shutdown()
+        if self.trace_feedback is not None:
+            self.trace_feedback.stop()
         self.engine.dispose()
 
 
@@ -105,14 +110,17 @@ def build_application(settings: Settings) -> Application:
         raise
     sessions = session_factory(engine)
     models = ModelClientFactory(settings)
+    uses_workspace = bool(settings.databricks_host) and settings.llm_base_url is None and not models.uses_demo
     endpoints = EndpointCatalog(
         default_endpoint=models.default_endpoint,
-        workspace_client=(
-            (lambda: workspace_client(settings))
-            if settings.databricks_host and settings.llm_base_url is None and not models.uses_demo
-            else None
-        ),
+        workspace_client=(lambda: workspace_client(settings)) if uses_workspace else None,
     )
+    trace_feedback = None
+    if uses_workspace:
+        trace_feedback = TraceFeedbackSender(
+            sessions=sessions, workspace_client=lambda: workspace_client(settings)
+        )
+        trace_feedback.start()
     runner = TurnRunner(sessions=sessions, models=models, endpoints=endpoints, settings=settings)
     runner.recover_interrupted()
     chat = ChatService(
@@ -129,4 +137,5 @@ def build_application(settings: Settings) -> Application:
         feedback=FeedbackService(sessions=sessions),
         admin=AdminService(sessions=sessions),
         endpoints=endpoints,
+        trace_feedback=trace_feedback,
     )

@@ -56,7 +56,14 @@ class FeedbackService:
                 db.execute(
                     statement.on_conflict_do_update(
                         constraint="uq_feedback_message_user",
-                        set_={"rating": rating, "comment": comment, "updated_at": func.now()},
+                        # A changed rating is sent to the reply's trace again (services.trace_feedback).
+                        set_={
+                            "rating": rating,
+                            "comment": comment,
+                            "updated_at": func.now(),
+                            "trace_synced_at": None,
+                            "trace_sync_attempts": 0,
+                        },
                     )
                 )
             db.commit()
