@@ -17,6 +17,7 @@ from services.config import Settings
 from services.database import open_database
 from services.endpoint_catalog import EndpointCatalog
 from services.errors import UserError
+from services.extensions import load_extension
 from services.feedback import FeedbackService
 from services.history import HistoryService
 from services.model_clients.factory import ModelClientFactory
@@ -96,6 +97,10 @@ def configure_logging(settings: Settings) -> None:
 
 def build_application(settings: Settings) -> Application:
     configure_logging(settings)
+    # First: a TURN_EXTENSION that cannot be imported stops start-up before anything is opened.
+    extension = load_extension(
+        settings, workspace_client=(lambda: workspace_client(settings)) if settings.databricks_host else None
+    )
     engine, description = open_database(settings, workspace_client=lambda: workspace_client(settings))
     try:
         retry_on_disconnect(lambda: apply_migrations(engine, schema=settings.database_schema))
@@ -115,14 +120,16 @@ def build_application(settings: Settings) -> Application:
         default_endpoint=models.default_endpoint,
         workspace_client=(lambda: workspace_client(settings)) if uses_workspace else None,
     )
+    runner = TurnRunner(
+        sessions=sessions, models=models, endpoints=endpoints, settings=settings, extension=extension
+    )
+    runner.recover_interrupted()
     trace_feedback = None
     if uses_workspace:
         trace_feedback = TraceFeedbackSender(
             sessions=sessions, workspace_client=lambda: workspace_client(settings)
         )
         trace_feedback.start()
-    runner = TurnRunner(sessions=sessions, models=models, endpoints=endpoints, settings=settings)
-    runner.recover_interrupted()
     chat = ChatService(
         sessions=sessions, runner=runner, models=models, endpoints=endpoints, settings=settings
     )

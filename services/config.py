@@ -87,6 +87,18 @@ class Settings(BaseSettings):
     max_concurrent_turns_per_user: int = Field(default=2, ge=1, le=64)
     max_turns_per_minute_per_user: int = Field(default=20, ge=1, le=10_000)
 
+    # Customizing a turn (see the README's Customize section). TURN_EXTENSION names a factory,
+    # `package.module:function`, that takes the settings and returns a TurnExtension. Without it,
+    # setting VECTOR_SEARCH_INDEX turns on the built-in retrieval from that index.
+    turn_extension: str | None = None
+    vector_search_index: str | None = None
+    vector_search_text_column: str = "text"
+    vector_search_title_column: str = "title"
+    vector_search_link_column: str | None = "url"
+    vector_search_results: int = Field(default=4, ge=1, le=20)
+    # The share of CONTEXT_CHAR_BUDGET that retrieved passages may take.
+    retrieval_budget_share: float = Field(default=0.25, gt=0, le=0.9)
+
     # Identity.
     admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     local_user_email: str = "developer@localhost"
@@ -176,6 +188,43 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PGHOST is set: also set LAKEBASE_ENDPOINT (Autoscaling) "
                 "or LAKEBASE_INSTANCE_NAME (provisioned)"
+            )
+        return self
+
+    @field_validator("turn_extension", "vector_search_index", "vector_search_link_column", mode="before")
+    @classmethod
+    def _blank_text_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("turn_extension")
+    @classmethod
+    def _factory_path(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+            raise ValueError("must name a factory as package.module:function")
+        return value
+
+    @field_validator("vector_search_index")
+    @classmethod
+    def _three_part_index_name(cls, value: str | None) -> str | None:
+        # The name goes into the query's URL path: catalog.schema.index, nothing else.
+        if value is not None and not re.fullmatch(r"[\w-]+\.[\w-]+\.[\w-]+", value, flags=re.ASCII):
+            raise ValueError("must be the index's full name, catalog.schema.index")
+        return value
+
+    @field_validator("vector_search_text_column", "vector_search_title_column", "vector_search_link_column")
+    @classmethod
+    def _column_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value.strip()):
+            raise ValueError("must be a column name (letters, digits and _)")
+        return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _retrieval_needs_a_workspace(self) -> Settings:
+        if self.vector_search_index is not None and self.databricks_host is None:
+            raise ValueError(
+                "VECTOR_SEARCH_INDEX is set, so DATABRICKS_HOST must be too (the index lives in a workspace)"
             )
         return self
 

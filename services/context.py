@@ -37,3 +37,25 @@ def build_context(
         chosen.pop(0)
     prompt = [PromptMessage(role="system", content=system_prompt)] if system_prompt.strip() else []
     return prompt + chosen
+
+
+def fit_to_budget(prompt: list[PromptMessage], char_budget: int) -> list[PromptMessage]:
+    """Drop the oldest conversation messages until the prompt fits the budget again. System
+    messages and the newest message always stay; a reply never leads the conversation."""
+    kept = list(prompt)
+
+    def size() -> int:
+        return sum(len(message.content) for message in kept)
+
+    while size() > char_budget:
+        conversation = [index for index, message in enumerate(kept) if message.role != "system"]
+        if len(conversation) <= 1:
+            break
+        del kept[conversation[0]]
+        while True:
+            conversation = [index for index, message in enumerate(kept) if message.role != "system"]
+            if len(conversation) > 1 and kept[conversation[0]].role == "assistant":
+                del kept[conversation[0]]
+            else:
+                break
+    return kept

@@ -35,6 +35,7 @@ from services.config import Settings
 from services.context import HistoryMessage, build_context
 from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
+from services.extensions import NoExtension, TurnExtension, TurnInput
 from services.model_clients.factory import ModelClientFactory
 from services.model_clients.port import (
     GenerationParams,
@@ -310,12 +311,14 @@ class TurnRunner:
         models: ModelClientFactory,
         endpoints: EndpointCatalog,
         settings: Settings,
+        extension: TurnExtension | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._models = models
         self._endpoints = endpoints
         self._settings = settings
+        self._extension: TurnExtension = extension or NoExtension()
         self._clock = clock
         self._buffers: dict[uuid.UUID, TurnBuffer] = {}
         self._buffers_lock = threading.Lock()
@@ -485,7 +488,19 @@ class TurnRunner:
         status, error_message = "complete", None
         last_checkpoint = self._clock()
         checkpointed_length = 0
-        stream = client.stream_chat(prompt, params)
+        turn = TurnInput(
+            user=owner_id,
+            session_id=session_id,
+            question=question,
+            endpoint=endpoint,
+            prompt=prompt,
+            char_budget=self._settings.context_char_budget,
+        )
+        prepared_prompt = self._extension.prepare(turn)
+        if prepared_prompt.sources:
+            sources = prepared_prompt.sources
+            buffer.update_details(lambda details: dataclasses.replace(details, sources=sources))
+        stream = client.stream_chat(prepared_prompt.prompt, params)
         try:
             for event in _until_stopped(stream, buffer):
                 if isinstance(event, TextDelta):
@@ -522,7 +537,10 @@ class TurnRunner:
 
         finished = self._clock()
         buffer.update_details(ReplyDetails.finished)
-        outcome = TurnOutcome(status, buffer.text(), error_message, buffer.details())
+        text = buffer.text()
+        if status == "complete":
+            text = self._extension.finish(turn, text)
+        outcome = TurnOutcome(status, text, error_message, buffer.details())
         saved = self._finish(
             request_id,
             owner_id,

@@ -128,3 +128,21 @@ def test_how_a_stream_ended_is_shown_and_stored(
     else:
         assert note in error_message and any(note in value for value in shown)
     assert any(b.label == "Retry" for b in app.button) is retry
+
+
+def test_retrieved_sources_show_under_the_reply(endpoint_app, clean_db, fake_serving) -> None:
+    from tests.fakes.serving import VECTOR_INDEX
+
+    app = send(
+        endpoint_app("chat", VECTOR_SEARCH_INDEX=VECTOR_INDEX, VECTOR_SEARCH_RESULTS="2"),
+        "How are travel expenses reimbursed?",
+    )
+    bubble = reply_bubble(app)
+    assert expander_labels(bubble) == ["Sources (2)"]
+    sources = bubble.expander[0]
+    assert sources.markdown[0].value == "**[1]** [Expenses policy](https://handbook.example.com/expenses)"
+    assert "reimbursed within 30 days" in sources.caption[0].value
+    # The reply itself comes first, then its sources.
+    assert bubble.markdown[0].value == "Served reply to: How are travel expenses reimbursed?"
+    _, _, _, details = last_reply(clean_db)
+    assert [s["title"] for s in details["sources"]][0] == "Expenses policy"
