@@ -9,7 +9,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from services.config import Settings, describe_settings_error, get_settings
-from services.identity import IDENTITY_HEADERS, IdentityError, resolve_user
+from services.identity import ACCESS_TOKEN_HEADER, IDENTITY_HEADERS, IdentityError, resolve_user
 from services.views import User
 
 
@@ -26,7 +26,8 @@ def settings_or_stop() -> Settings:
 def current_user_or_stop(settings: Settings) -> User:
     try:
         # get_all keeps a repeated header visible, so that identity fails closed on it.
-        headers = {name: st.context.headers.get_all(name) for name in IDENTITY_HEADERS}
+        names = (*IDENTITY_HEADERS, ACCESS_TOKEN_HEADER) if settings.model_calls_as_user else IDENTITY_HEADERS
+        headers = {name: st.context.headers.get_all(name) for name in names}
         return resolve_user(headers, settings)
     except IdentityError as error:
         st.error(error.user_message)

@@ -54,11 +54,15 @@ def _render_step(step: ToolStep) -> None:
             st.code(code, language=language, wrap_lines=True)
 
 
+def _render_reasoning(reasoning: str) -> None:
+    with st.expander("Reasoning", icon=":material/psychology:"):
+        st.markdown(message_markdown(reasoning))
+
+
 def render_steps(details: ReplyDetails) -> None:
     """Above a reply: the model's reasoning and the agent's tool calls, each collapsed."""
     if details.reasoning:
-        with st.expander("Reasoning", icon=":material/psychology:"):
-            st.markdown(message_markdown(details.reasoning))
+        _render_reasoning(details.reasoning)
     for step in details.steps:
         _render_step(step)
 
@@ -130,23 +134,49 @@ def render_reply_footer(message: MessageView) -> None:
 
 
 def render_streaming_reply(updates: Iterator[ReplySnapshot]) -> str:
-    """A reply as it streams: redrawn whole at each update (about ten a second), so that the image
-    rule applies to the text so far, never to a fragment in which `![` is split across batches.
-    Until the first token, a thinking indicator says the model is working."""
-    slot = st.empty()
-    slot.caption("Thinking…")
+    """A reply as it streams, redrawn at each update (about ten a second).
+
+    Each part has a slot of its own (reasoning, one per tool step, the text, the sources), and a
+    slot is only ever redrawn with as many elements as before or more: Streamlit keeps a replaced
+    block's extra children until the run ends, so a part redrawn in a shared slot would leave pieces
+    of its old self inside the new one. The text is redrawn whole, so the image rule applies to
+    the text so far, never to a fragment in which `![` is split across updates. Until the first
+    token, a thinking indicator says the model is working."""
+    steps_area = st.container()
+    text_slot = st.empty()
+    text_slot.caption("Thinking…")
+    sources_slot = st.empty()
+    reasoning_slot = None
+    step_slots: dict[str, object] = {}
+    drawn: dict[object, object] = {}  # slot -> what it shows, so an unchanged part is not resent
     text = ""
     shown = False
+
+    def draw(slot, value, render: Callable[[], None]) -> None:  # noqa: ANN001 - a Streamlit slot
+        if drawn.get(slot) != value:
+            drawn[slot] = value
+            with slot.container():
+                render()
+
     for snapshot in updates:
         shown = True
-        text = snapshot.text
-        with slot.container():
-            render_steps(snapshot.details)
-            if text:
-                st.markdown(message_markdown(text))
-            render_sources(snapshot.details)
+        details = snapshot.details
+        if details.reasoning:
+            reasoning_slot = reasoning_slot or steps_area.empty()
+            draw(reasoning_slot, details.reasoning, lambda text=details.reasoning: _render_reasoning(text))
+        for step in details.steps:
+            if step.call_id not in step_slots:
+                step_slots[step.call_id] = steps_area.empty()
+            draw(step_slots[step.call_id], step, lambda step=step: _render_step(step))
+        if snapshot.text != text:
+            text = snapshot.text
+            text_slot.markdown(message_markdown(text))
+        elif not text and (details.steps or details.reasoning):
+            text_slot.empty()  # the model is working in steps: no thinking indicator under them
+        if details.sources:
+            draw(sources_slot, details.sources, lambda shown_details=details: render_sources(shown_details))
     if not shown:
-        slot.empty()  # it ended before anything arrived: the footer says why
+        text_slot.empty()  # it ended before anything arrived: the footer says why
     return text
 
 

@@ -129,23 +129,30 @@ def resolve(
             f"The bundle has no target '{target}' (it has {', '.join(bundle.get('targets', {}))})"
         )
     target_config = bundle["targets"][target] or {}
-    values: dict[str, str] = {
+    values: dict[str, Any] = {
         "bundle.name": bundle["bundle"]["name"],
         "bundle.target": target,
         "workspace.current_user.domain_friendly_name": domain_friendly_name(user_name, display_name),
         "workspace.current_user.userName": user_name,
     }
+    def variable_value(value: Any) -> Any:
+        # Complex variables (lists, maps) keep their shape; everything else is text.
+        return value if isinstance(value, (list, dict)) else str(value)
+
     for name, variable in bundle.get("variables", {}).items():
         if "default" in variable:
-            values[f"var.{name}"] = str(variable["default"])
+            values[f"var.{name}"] = variable_value(variable["default"])
     for name, value in {**(target_config.get("variables") or {}), **(variables or {})}.items():
-        values[f"var.{name}"] = str(value)
+        values[f"var.{name}"] = variable_value(value)
 
     def substitute(value: Any) -> Any:
+        whole = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
+        if whole is not None and isinstance(values.get(whole.group(1)), (list, dict)):
+            return substitute(values[whole.group(1)])  # a complex variable stands in whole
         if isinstance(value, str):
             # Twice: a variable's value may itself hold a reference (dev's app_name does).
             for _ in range(2):
-                value = _REFERENCE.sub(lambda m: values.get(m.group(1), m.group(0)), value)
+                value = _REFERENCE.sub(lambda m: str(values.get(m.group(1), m.group(0))), value)
             return value
         if isinstance(value, dict):
             return {key: substitute(item) for key, item in value.items()}

@@ -276,7 +276,7 @@ class ChatService:
         if not result.duplicate or result.waiting_for_runner:
             # start() is idempotent in this process; a turn another process already runs is
             # refused by its own preparation (the request is no longer pending there).
-            self._runner.start(result.request_id, owner_id=user.email)
+            self._runner.start(result.request_id, owner_id=user.email, user_token=user.access_token)
         return result
 
     def _existing_submission(self, user: User, client_message_id: str) -> SubmitResult | None:
@@ -393,7 +393,7 @@ class ChatService:
                 user_message_id=last_user_message_id,
                 duplicate=False,
             )
-        self._runner.start(result.request_id, owner_id=user.email)
+        self._runner.start(result.request_id, owner_id=user.email, user_token=user.access_token)
         return result
 
     @safe_to_repeat

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     local_user_email: str = "developer@localhost"
     trust_forwarded_headers: bool = False
+    # Call models with the signed-in user's own token (X-Forwarded-Access-Token, which Databricks
+    # Apps forwards when the app has the `serving.serving-endpoints` user scope) instead of the app's.
+    model_calls_as_user: bool = False
 
     @field_validator("log_level")
     @classmethod

@@ -51,6 +51,7 @@ from services.model_clients.port import (
     TraceReference,
     Usage,
 )
+from services.model_clients.wire_formats import TRACED_TASKS
 from services.outbox import PendingReply, ReplyOutbox
 from services.reply_details import ReplyDetails
 from services.text import make_storable
@@ -70,6 +71,11 @@ SAVE_FAILED_MESSAGE = (
 INTERRUPTED_MESSAGE = (
     "The app restarted while this reply was being written; the text so far is kept. "
     "Press Retry for a full reply."
+)
+NO_USER_TOKEN_MESSAGE = (
+    "This app sends your messages to the model with your own Databricks permissions, and your "
+    "sign-in was not available for this reply (the app restarted, or the page was opened without the "
+    "Databricks Apps proxy). Reload the page, then press Retry."
 )
 UNEXPECTED_FAILURE_MESSAGE = (
     "Something went wrong while writing the reply. Your message is saved; press Retry."
@@ -325,7 +331,8 @@ class TurnRunner:
         self._shutting_down = threading.Event()
         # Daemon workers: a turn in flight must not hold up the process's exit (SIGTERM on
         # deploy); `shutdown` stops them and saves what they wrote as `interrupted` first.
-        self._jobs: queue.SimpleQueue[tuple[TurnBuffer, str] | None] = queue.SimpleQueue()
+        # (buffer, owner, the owner's own token for MODEL_CALLS_AS_USER: held in memory only)
+        self._jobs: queue.SimpleQueue[tuple[TurnBuffer, str, str | None] | None] = queue.SimpleQueue()
         self._workers = [
             threading.Thread(target=self._work, name=f"turn-{index}", daemon=True)
             for index in range(settings.turn_workers)
@@ -337,14 +344,14 @@ class TurnRunner:
 
     # -- what pages call -------------------------------------------------------------------------
 
-    def start(self, request_id: uuid.UUID, *, owner_id: str) -> TurnBuffer:
+    def start(self, request_id: uuid.UUID, *, owner_id: str, user_token: str | None = None) -> TurnBuffer:
         with self._buffers_lock:
             existing = self._buffers.get(request_id)
             if existing is not None:
                 return existing
             buffer = TurnBuffer(request_id)
             self._buffers[request_id] = buffer
-        self._jobs.put((buffer, owner_id))
+        self._jobs.put((buffer, owner_id, user_token))
         return buffer
 
     def buffer_for(self, request_id: uuid.UUID) -> TurnBuffer | None:
@@ -393,9 +400,9 @@ class TurnRunner:
 
     # -- the job ---------------------------------------------------------------------------------
 
-    def _run_guarded(self, buffer: TurnBuffer, owner_id: str) -> None:
+    def _run_guarded(self, buffer: TurnBuffer, owner_id: str, user_token: str | None) -> None:
         try:
-            self._run(buffer, owner_id)
+            self._run(buffer, owner_id, user_token)
         except Exception:
             # The stack trace goes to the log (no message text: parameters are hidden by the engine).
             logger.exception("Turn %s failed unexpectedly", buffer.request_id)
@@ -408,7 +415,7 @@ class TurnRunner:
             with self._buffers_lock:
                 self._buffers.pop(buffer.request_id, None)
 
-    def _run(self, buffer: TurnBuffer, owner_id: str) -> None:
+    def _run(self, buffer: TurnBuffer, owner_id: str, user_token: str | None) -> None:
         started = self._clock()
         if buffer.stop_requested:
             # Stopped while still queued: close it without ever calling the model.
@@ -419,7 +426,7 @@ class TurnRunner:
         prepared = retry_on_disconnect(lambda: self._prepare(buffer, owner_id))
         if prepared is None:
             return
-        self._stream(buffer, owner_id, prepared, started)
+        self._stream(buffer, owner_id, prepared, started, user_token)
 
     def _prepare(self, buffer: TurnBuffer, owner_id: str) -> PreparedTurn | None:
         """Load what the turn needs and mark it streaming; None (buffer finished) when it cannot run."""
@@ -468,7 +475,14 @@ class TurnRunner:
             db.commit()
             return prepared
 
-    def _stream(self, buffer: TurnBuffer, owner_id: str, prepared: PreparedTurn, started: float) -> None:
+    def _stream(
+        self,
+        buffer: TurnBuffer,
+        owner_id: str,
+        prepared: PreparedTurn,
+        started: float,
+        user_token: str | None,
+    ) -> None:
         request_id = buffer.request_id
         session_id, question, first_turn = prepared.session_id, prepared.question, prepared.first_turn
         endpoint, params, prompt = prepared.endpoint, prepared.params, prepared.prompt
@@ -480,6 +494,14 @@ class TurnRunner:
             buffer.finish(outcome if saved else TurnOutcome("error", "", SAVE_FAILED_MESSAGE))
             return
         client = self._models.client_for(endpoint)
+        as_user = self._settings.model_calls_as_user and not client.is_demo
+        if as_user and not user_token:
+            # Never fall back to the app's own identity: the point is the user's permissions.
+            outcome = TurnOutcome("error", "", NO_USER_TOKEN_MESSAGE)
+            saved = self._finish(request_id, owner_id, outcome, model=endpoint, usage=None)
+            buffer.finish(outcome if saved else TurnOutcome("error", "", SAVE_FAILED_MESSAGE))
+            return
+        call_options = {"user_token": user_token} if as_user else {}
         if not client.is_demo:
             # Which wire format the endpoint speaks; looked up here, outside any transaction.
             params = dataclasses.replace(params, task=self._endpoints.task_of(endpoint))
@@ -500,7 +522,7 @@ class TurnRunner:
         if prepared_prompt.sources:
             sources = prepared_prompt.sources
             buffer.update_details(lambda details: dataclasses.replace(details, sources=sources))
-        stream = client.stream_chat(prepared_prompt.prompt, params)
+        stream = client.stream_chat(prepared_prompt.prompt, params, **call_options)
         try:
             for event in _until_stopped(stream, buffer):
                 if isinstance(event, TextDelta):
@@ -563,8 +585,9 @@ class TurnRunner:
             and first_turn
             and self._settings.model_titles
             and not client.is_demo
+            and params.task not in TRACED_TASKS  # an agent would run its tools to write a title
         ):
-            self._title_with_model(session_id, owner_id, client, params, question, outcome.text)
+            self._title_with_model(session_id, owner_id, client, params, question, outcome.text, call_options)
 
     def _title_with_model(
         self,
@@ -574,6 +597,7 @@ class TurnRunner:
         params: GenerationParams,
         question: str,
         answer: str,
+        call_options: dict[str, str | None],
     ) -> None:
         """Replace the first-message title with a short one written by the model; fail silently."""
         prompt = [
@@ -582,7 +606,9 @@ class TurnRunner:
         ]
         try:
             events = client.stream_chat(
-                prompt, GenerationParams(params.model, temperature=0.2, max_tokens=24)
+                prompt,
+                GenerationParams(params.model, temperature=0.2, max_tokens=24, task=params.task),
+                **call_options,
             )
             suggestion = "".join(event.text for event in events if isinstance(event, TextDelta))
         except ModelError as error:

@@ -13,6 +13,8 @@ from services.reply_details import ReplyDetails
 class User:
     email: str
     is_admin: bool = False
+    # The user's own Databricks token, only with MODEL_CALLS_AS_USER: never shown, logged or stored.
+    access_token: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def display_name(self) -> str:

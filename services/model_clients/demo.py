@@ -50,7 +50,9 @@ class DemoModelClient:
             "server) and restart the app."
         )
 
-    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+    def stream_chat(
+        self, messages: list[PromptMessage], params: GenerationParams, *, user_token: str | None = None
+    ) -> Iterator[StreamEvent]:
         reply = self.compose_reply(messages)
         words = re.findall(r"\S+\s*|\s+", reply)
         budget = params.max_tokens * 4  # honour max_tokens roughly, as a real model would

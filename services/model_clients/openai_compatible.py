@@ -247,7 +247,9 @@ class OpenAICompatibleClient:
         # Never the URL itself: it can carry credentials, and it says nothing a user can act on.
         return "OpenAI-compatible server (LLM_BASE_URL)"
 
-    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+    def stream_chat(
+        self, messages: list[PromptMessage], params: GenerationParams, *, user_token: str | None = None
+    ) -> Iterator[StreamEvent]:
         target = "The model server set in LLM_BASE_URL"
 
         def request(with_usage: bool) -> Stream[Any]:
@@ -300,7 +302,9 @@ class DatabricksServingClient:
     def label(self) -> str:
         return "Databricks serving endpoint"
 
-    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+    def stream_chat(
+        self, messages: list[PromptMessage], params: GenerationParams, *, user_token: str | None = None
+    ) -> Iterator[StreamEvent]:
         if not is_serving_endpoint_name(params.model):
             # Never a path: the name goes into the URL the app calls with its own token.
             raise ModelError(
@@ -309,7 +313,8 @@ class DatabricksServingClient:
                 "model in the chat's settings; your message is saved.",
             )
         target = f"The Databricks serving endpoint `{params.model}`"
-        token = self._token_provider()
+        # The user's own token when the app calls models as its users, else the app's.
+        token = user_token or self._token_provider()
         wire_format = wire_format_for(params.task)
         traced = params.task in TRACED_TASKS
 

@@ -114,8 +114,13 @@ class ModelClient(Protocol):
     @property
     def is_demo(self) -> bool: ...
 
-    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+    def stream_chat(
+        self, messages: list[PromptMessage], params: GenerationParams, *, user_token: str | None = None
+    ) -> Iterator[StreamEvent]:
         """Yield events as they arrive, then at most one `Usage`. Raise `ModelError` on failure.
+
+        `user_token`, when given, is the signed-in user's own Databricks token (MODEL_CALLS_AS_USER):
+        a Databricks client sends it instead of the app's; clients of other servers ignore it.
 
         Closing the iterator early (Stop) must release the connection.
         """

@@ -231,3 +231,11 @@ def test_the_compute_size_default_is_one_databricks_accepts() -> None:
     raw = load_bundle()
     assert raw["resources"]["apps"]["chat"]["compute_size"] == "${var.app_compute_size}"
     assert raw["variables"]["app_compute_size"]["default"] in {"MEDIUM", "LARGE", "XLARGE"}
+
+
+def test_user_scopes_are_off_by_default_and_a_target_can_ask_for_the_serving_scope() -> None:
+    raw = load_bundle()
+    assert resolve(raw, "prod", user_name="jane.doe@example.com").app["user_api_scopes"] == []
+    raw["targets"]["prod"]["variables"]["user_api_scopes"] = ["serving.serving-endpoints"]
+    app = resolve(raw, "prod", user_name="jane.doe@example.com").app
+    assert app["user_api_scopes"] == ["serving.serving-endpoints"]

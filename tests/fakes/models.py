@@ -39,7 +39,9 @@ class ScriptedModel:
         self.release = threading.Event()
         self.release.set()
 
-    def stream_chat(self, messages: list[PromptMessage], params: GenerationParams) -> Iterator[StreamEvent]:
+    def stream_chat(
+        self, messages: list[PromptMessage], params: GenerationParams, *, user_token: str | None = None
+    ) -> Iterator[StreamEvent]:
         self.calls.append(messages)
         time.sleep(self.first_token_delay)
         for index, word in enumerate(self.words):

@@ -40,3 +40,16 @@ def test_forwarded_user_is_the_fallback_when_email_is_absent() -> None:
 def test_missing_or_repeated_headers_fail_closed(headers: dict) -> None:
     with pytest.raises(IdentityError):
         resolve_user(headers, settings(databricks_app_name="chat"))
+
+
+def test_the_users_own_token_is_read_only_when_models_are_called_as_the_user() -> None:
+    headers = {"X-Forwarded-Email": "alice@example.com", "X-Forwarded-Access-Token": "eyJuser"}
+    assert resolve_user(headers, settings(databricks_app_name="chat")).access_token is None
+    user = resolve_user(headers, settings(databricks_app_name="chat", model_calls_as_user=True))
+    assert user.access_token == "eyJuser"
+    assert "eyJuser" not in repr(user)  # never in a log line that prints the user
+
+
+def test_a_token_outside_databricks_apps_is_ignored() -> None:
+    headers = {"X-Forwarded-Access-Token": "eyJforged"}
+    assert resolve_user(headers, settings(model_calls_as_user=True)).access_token is None
