@@ -135,6 +135,7 @@ def resolve(
         "workspace.current_user.domain_friendly_name": domain_friendly_name(user_name, display_name),
         "workspace.current_user.userName": user_name,
     }
+
     def variable_value(value: Any) -> Any:
         # Complex variables (lists, maps) keep their shape; everything else is text.
         return value if isinstance(value, (list, dict)) else str(value)
