@@ -126,6 +126,8 @@ def build_application(settings: Settings) -> Application:
     runner.recover_interrupted()
     trace_feedback = None
     if uses_workspace:
+        # Learn the default endpoint's task now, in the background, so the first turn need not.
+        endpoints.task_of(models.default_endpoint, wait_seconds=0)
         trace_feedback = TraceFeedbackSender(
             sessions=sessions, workspace_client=lambda: workspace_client(settings)
         )

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["CHAT_TASKS", "EndpointCatalog", "EndpointChoices"]
 CACHE_SECONDS = 300.0
 RETRY_AFTER_FAILURE_SECONDS = 60.0
+# How long a turn waits for an endpoint's task before speaking chat completions.
+TASK_LOOKUP_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class EndpointCatalog:
         self._lock = threading.Lock()
         self._listed: list[str] | None = None
         self._tasks: dict[str, str | None] = {}  # name -> task, from the list or a lookup of one
+        self._lookups: dict[str, threading.Event] = {}  # lookups in flight, by endpoint name
+        self._lookup_failed_until: dict[str, float] = {}
         self._note: str | None = "The list of serving endpoints is loading; reload in a moment to see it."
         self._fresh_until = 0.0
         self._refreshing = False
@@ -78,25 +82,46 @@ class EndpointCatalog:
                 listed = self._listed
         return name in (listed or [])
 
-    def task_of(self, name: str) -> str | None:
-        """The endpoint's task, from the cached list, else asked of the workspace once (turn
-        workers call this, never a page). None when unknown: the turn then speaks chat completions."""
+    def task_of(self, name: str, *, wait_seconds: float = TASK_LOOKUP_WAIT_SECONDS) -> str | None:
+        """The endpoint's task, from the cached list, else asked of the workspace (turn workers
+        call this, never a page). A turn waits at most `wait_seconds` for the answer: an unreachable
+        workspace must not hold a reply up, so it then gets None (chat completions) while the
+        lookup finishes in the background for the next turn. A failed lookup is retried after a
+        minute."""
         if self._workspace_client is None or not is_serving_endpoint_name(name):
             return None
         with self._lock:
             if name in self._tasks:
                 return self._tasks[name]
-        task: str | None = None
+            if self._clock() < self._lookup_failed_until.get(name, 0.0):
+                return None
+            lookup = self._lookups.get(name)
+            if lookup is None:
+                lookup = threading.Event()
+                self._lookups[name] = lookup
+                threading.Thread(
+                    target=self._look_up_task, args=(name, lookup), name="endpoint-task", daemon=True
+                ).start()
+        lookup.wait(wait_seconds)
+        with self._lock:
+            return self._tasks.get(name)
+
+    def _look_up_task(self, name: str, done: threading.Event) -> None:
         try:
             if self._client is None:
-                self._client = self._workspace_client()
+                self._client = self._workspace_client()  # type: ignore[misc]
             task = self._client.serving_endpoints.get(name).task
         except Exception as error:
             logger.warning("Looking up a serving endpoint's task failed: %s", type(error).__name__)
-            return None  # not remembered: asked again on the next turn
-        with self._lock:
-            self._tasks[name] = task
-        return task
+            with self._lock:
+                self._lookup_failed_until[name] = self._clock() + RETRY_AFTER_FAILURE_SECONDS
+        else:
+            with self._lock:
+                self._tasks[name] = task
+        finally:
+            with self._lock:
+                self._lookups.pop(name, None)
+            done.set()
 
     def refresh(self) -> None:
         """List the workspace's endpoints now (the background thread, or a test, calls this)."""

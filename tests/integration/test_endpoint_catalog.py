@@ -73,3 +73,22 @@ def test_every_chat_task_is_offered_and_other_tasks_are_not() -> None:
     catalog.refresh()
     assert catalog.choices().endpoints == ["llm", "chat-agent", "chat-model", "responses-agent"]
     assert catalog.allows("chat-agent") and not catalog.allows("embeddings")
+
+
+def test_a_turn_waits_only_briefly_for_a_task_the_workspace_is_slow_to_give() -> None:
+    import threading
+    from types import SimpleNamespace
+
+    answer = threading.Event()
+
+    def get(name: str) -> SimpleNamespace:
+        answer.wait(10)  # the workspace answers only when the test lets it
+        return SimpleNamespace(task="agent/v2/chat")
+
+    workspace = SimpleNamespace(serving_endpoints=SimpleNamespace(get=get))
+    catalog = EndpointCatalog(default_endpoint="slow", workspace_client=lambda: workspace)
+    started = time.monotonic()
+    assert catalog.task_of("slow", wait_seconds=0.2) is None  # chat completions, for now
+    assert time.monotonic() - started < 5
+    answer.set()
+    assert catalog.task_of("slow", wait_seconds=5) == "agent/v2/chat"  # the next turn knows
