@@ -14,7 +14,8 @@ from components import state
 from components.csv_export import csv_bytes
 from components.markup import plain, plain_block
 from components.runtime import application_or_stop, current_user_or_stop
-from services.admin import NotAnAdmin, UsageReport
+from services.admin import UsageReport
+from services.errors import NotAnAdmin
 from services.views import User
 
 app = application_or_stop()

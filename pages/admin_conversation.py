@@ -5,7 +5,6 @@ from components.frame import ensure_frame
 # Before any other import: see components/frame.py.
 ensure_frame()
 
-import uuid
 
 import streamlit as st
 
@@ -13,8 +12,8 @@ from components import state
 from components.markup import plain
 from components.messages import render_messages
 from components.runtime import application_or_stop, current_user_or_stop
-from services.admin import NotAnAdmin
-from services.chat import SessionNotFound
+from services.errors import NotAnAdmin, UserError
+from services.text import parse_session_id
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -23,11 +22,11 @@ if not user.is_admin:
     st.stop()
 
 try:
-    session_id = uuid.UUID(st.query_params.get("session", ""))
+    session_id = parse_session_id(st.query_params.get("session"))
     # One audit row per conversation opened, not one per rerun of this page.
     conversation = app.admin.view_session(user, session_id, record=state.first_admin_view(session_id))
-except (ValueError, SessionNotFound):
-    st.error(SessionNotFound.user_message)
+except UserError as error:
+    st.error(error.user_message)
     st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
     st.stop()
 

@@ -16,10 +16,8 @@ from components.messages import render_messages, render_reply_footer, render_str
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
-from services.chat import SessionNotFound, TurnInProgress, TurnLimitReached
-from services.errors import UserError
-from services.feedback import ReplyNotFound
-from services.text import InvalidMessage
+from services.errors import SessionNotFound, TurnInProgress, UserError
+from services.text import parse_session_id
 from services.turns import KEPT_FOR_LATER_MESSAGE
 from services.views import MessageView, SessionView
 
@@ -45,9 +43,9 @@ def _session_from_url_or_state() -> SessionView | None:
     requested = st.query_params.get("session")
     if requested:
         try:
-            session = chat.get_session(user, uuid.UUID(requested))
-        except (ValueError, SessionNotFound):
-            st.error(SessionNotFound.user_message)
+            session = chat.get_session(user, parse_session_id(requested))
+        except UserError as error:
+            st.error(error.user_message)
             st.button("Start a new chat", on_click=_start_new_chat, type="primary")
             st.stop()
         state.set_current_session_id(session.id)
@@ -89,13 +87,12 @@ if prompt is not None:
             st.query_params["session"] = str(result.session_id)
         session = chat.get_session(user, result.session_id)
         submission_problems += [("warning", notice) for notice in result.notices]
-    except (InvalidMessage, TurnLimitReached) as error:
-        submission_problems.append(("error", error.user_message))
+    except UserError as error:
+        # Refused, so nothing was saved: the text is shown back, never lost.
+        submission_problems.append(
+            ("warning" if isinstance(error, TurnInProgress) else "error", error.user_message)
+        )
         refused_text = prompt if prompt.strip() else None
-    except TurnInProgress as error:
-        submission_problems.append(("warning", error.user_message))
-    except SessionNotFound:
-        submission_problems.append(("error", SessionNotFound.user_message))
 
 # -- sidebar: new chat, recent chats, this chat's model settings ---------------------------------------
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
@@ -160,8 +157,8 @@ ratings = app.feedback.ratings_in_session(user, session.id)
 def _save_rating(message_id: int, rating: int | None, comment: str | None) -> None:
     try:
         app.feedback.rate(user, message_id, rating, comment)
-    except ReplyNotFound:
-        st.toast(ReplyNotFound.user_message)
+    except UserError as error:
+        st.toast(error.user_message)
 
 
 def _feedback_under(message: MessageView) -> None:
@@ -223,7 +220,7 @@ if (
 ):
     try:
         chat.retry(user, session.id)
-    except (TurnInProgress, InvalidMessage, TurnLimitReached) as error:
+    except UserError as error:
         st.warning(error.user_message)
     else:
         st.rerun()

@@ -15,14 +15,11 @@ from components.history_list import item_caption, snippet_markdown
 from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
-from services.chat import SessionNotFound
+from services.errors import SessionNotFound, UserError
 from services.history import (
     EXPORT_CHATS_PER_PART,
     ArchiveFilter,
     HistoryItem,
-    InvalidImport,
-    InvalidSearch,
-    InvalidTitle,
     SessionFilters,
 )
 from services.views import User
@@ -79,10 +76,8 @@ def _manage_panel(item: HistoryItem) -> None:
             try:
                 history.rename(user, item.id, new_title)
                 st.rerun()
-            except InvalidTitle as error:
+            except UserError as error:
                 st.error(error.user_message)
-            except SessionNotFound:
-                st.error(SessionNotFound.user_message)
     pin_column, archive_column, delete_column = st.columns(3)
     if pin_column.button("Unpin" if item.pinned else "Pin", key=f"pin-{item.id}", icon=":material/keep:"):
         history.set_pinned(user, item.id, not item.pinned)
@@ -171,7 +166,7 @@ filters = SessionFilters(
 # -- results --------------------------------------------------------------------------------------
 try:
     results = history.search(user, query, filters) if query.strip() else None
-except InvalidSearch as error:
+except UserError as error:
     st.warning(error.user_message)
     results = None
 if results is not None:
@@ -233,7 +228,7 @@ with import_column:
     if uploaded is not None and st.button("Import chat", key="import-button"):
         try:
             imported = history.import_json(user, uploaded.getvalue())
-        except InvalidImport as error:
+        except UserError as error:
             st.error(error.user_message)
         else:
             _exportable_chats.clear()

@@ -23,16 +23,13 @@ from persistence.analytics import (
 )
 from persistence.database import unit_of_work
 from persistence.orm import AdminAuditRow, ChatMessageRow, ChatSessionRow
-from services.chat import SessionNotFound, message_view
+from services.chat import message_view
+from services.errors import NotAnAdmin, SessionNotFound
 from services.views import MessageView, User
 
 TOP_USERS = 10
 RECENT_THUMBS_DOWN = 50
 AUDIT_ROWS = 100
-
-
-class NotAnAdmin(PermissionError):
-    user_message = "This page is for the app's admins. Ask an admin to add your email to ADMIN_USERS."
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,7 @@ class AdminService:
                 )
             )
             if session is None:
-                raise SessionNotFound(str(session_id))
+                raise SessionNotFound()
             if record:
                 db.add(
                     AdminAuditRow(

@@ -22,7 +22,7 @@ from persistence.repositories import MessageRepository, RequestRepository, Sessi
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
-from services.errors import UserError
+from services.errors import SessionNotFound, TurnInProgress, UserError
 from services.model_clients.factory import ModelClientFactory
 from services.reply_details import ReplyDetails
 from services.text import InvalidMessage, check_user_message, make_storable
@@ -50,16 +50,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
-
-
-class SessionNotFound(LookupError):
-    """No such session for this user: it does not exist, was deleted, or belongs to someone else."""
-
-    user_message = "That conversation was not found. It may have been deleted, or the link is wrong."
-
-
-class TurnInProgress(RuntimeError):
-    user_message = "A reply is still being written in this conversation. Wait for it, or press Stop."
 
 
 class TurnLimitReached(UserError):
@@ -153,7 +143,7 @@ class ChatService:
         with unit_of_work(self._sessions) as db:
             row = SessionRepository(db, owner_id=user.email).get(session_id)
             if row is None:
-                raise SessionNotFound(str(session_id))
+                raise SessionNotFound()
             return _session_view(row)
 
     @safe_to_repeat
@@ -225,7 +215,7 @@ class ChatService:
         with unit_of_work(self._sessions) as db:
             row = SessionRepository(db, owner_id=user.email).get_for_update(session_id)
             if row is None:
-                raise SessionNotFound(str(session_id))
+                raise SessionNotFound()
             if endpoint is not None and not self._endpoints.allows(endpoint):
                 raise EndpointNotAllowed(endpoint)
             row.model_endpoint = endpoint
@@ -241,7 +231,7 @@ class ChatService:
     def messages(self, user: User, session_id: uuid.UUID) -> list[MessageView]:
         with unit_of_work(self._sessions) as db:
             if SessionRepository(db, owner_id=user.email).get(session_id) is None:
-                raise SessionNotFound(str(session_id))
+                raise SessionNotFound()
             return [
                 message_view(m)
                 for m in MessageRepository(db, owner_id=user.email).list_for_session(session_id)
@@ -312,7 +302,7 @@ class ChatService:
             else:
                 session = sessions.get_for_update(session_id)
             if session is None:
-                raise SessionNotFound(str(session_id))
+                raise SessionNotFound()
             messages = MessageRepository(db, owner_id=user.email)
             if messages.client_id_taken(client_message_id):
                 # Another user's id: never reveal it; treat as a bad request from this client.
@@ -371,7 +361,7 @@ class ChatService:
         with unit_of_work(self._sessions) as db:
             sessions = SessionRepository(db, owner_id=user.email)
             if sessions.get_for_update(session_id) is None:
-                raise SessionNotFound(str(session_id))
+                raise SessionNotFound()
             requests = RequestRepository(db, owner_id=user.email)
             if requests.open_for_session(session_id) is not None:
                 raise TurnInProgress()

@@ -13,14 +13,11 @@ from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, FeedbackRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository
+from services.errors import ReplyNotFound
 from services.text import make_storable
 from services.views import User
 
 MAX_COMMENT_CHARS = 2000
-
-
-class ReplyNotFound(LookupError):
-    user_message = "That reply was not found; it may have been deleted."
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class FeedbackService:
         with unit_of_work(self._sessions) as db:
             message = MessageRepository(db, owner_id=user.email).get(message_id)
             if message is None or message.role != "assistant":
-                raise ReplyNotFound(str(message_id))
+                raise ReplyNotFound()
             if rating is None:
                 db.execute(
                     delete(FeedbackRow).where(

@@ -28,8 +28,7 @@ from persistence.history import (
 from persistence.orm import ChatMessageRow, ChatSessionRow
 from persistence.reconnect import is_connection_error, safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
-from services.chat import SessionNotFound
-from services.errors import UserError
+from services.errors import SessionNotFound, UserError
 from services.reply_details import ReplyDetails
 from services.text import make_storable
 from services.turns import MAX_TOKENS_LIMIT
@@ -199,7 +198,7 @@ class HistoryService:
     def _locked(self, db: Session, user: User, session_id: uuid.UUID) -> ChatSessionRow:
         row = SessionRepository(db, owner_id=user.email).get_for_update(session_id)
         if row is None:
-            raise SessionNotFound(str(session_id))
+            raise SessionNotFound()
         return row
 
     def rename(self, user: User, session_id: uuid.UUID, title: str) -> None:
@@ -241,7 +240,7 @@ class HistoryService:
     def _export_document(self, db: Session, user: User, session_id: uuid.UUID) -> dict[str, Any]:
         row = SessionRepository(db, owner_id=user.email).get(session_id)
         if row is None:
-            raise SessionNotFound(str(session_id))
+            raise SessionNotFound()
         messages = MessageRepository(db, owner_id=user.email).list_for_session(session_id)
         return {
             "format": EXPORT_FORMAT,

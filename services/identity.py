@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from services.config import Settings
+from services.errors import UserError
 from services.views import User
 
 EMAIL_HEADER = "x-forwarded-email"
@@ -21,11 +22,15 @@ IDENTITY_HEADERS = (EMAIL_HEADER, USER_HEADER)
 MAX_IDENTITY_CHARS = 320
 
 
-class IdentityError(PermissionError):
+class IdentityError(UserError):
     user_message = (
         "Your identity could not be established from the Databricks Apps proxy, so nothing is shown. "
         "Open the app through its Databricks URL, or ask the app's owner to check its settings."
     )
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason  # for the log: which header, and what was wrong with it
 
 
 def _header_values(headers: Mapping[str, str | Iterable[str]], name: str) -> list[str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from persistence.storable import REPLACEMENT_CHARACTER, UNSTORABLE
-from services.errors import UserError
+from services.errors import SessionNotFound, UserError
 
 # NUL cannot be stored in a PostgreSQL text column; lone surrogates cannot be encoded as UTF-8.
 # The columns clean them too (persistence.storable); this counts them, to tell the user.
@@ -41,3 +42,11 @@ def check_user_message(text: str | None, *, max_chars: int) -> StorableText:
             "Nothing was sent. Shorten it (it is shown below so you can copy it) and send it again."
         )
     return make_storable(text)
+
+
+def parse_session_id(text: str | None) -> uuid.UUID:
+    """A chat id from a URL; anything that is not one is a chat that does not exist."""
+    try:
+        return uuid.UUID(text or "")
+    except ValueError:
+        raise SessionNotFound() from None

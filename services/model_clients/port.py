@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from services.errors import UserError
+
 
 @dataclass(frozen=True)
 class PromptMessage:
@@ -93,13 +95,14 @@ class ModelErrorKind(StrEnum):
     LENGTH_LIMIT = "length_limit"  # the model wrote past the chat's max tokens; cut there
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """A model call failed in a way the user can be told about."""
 
-    def __init__(self, kind: ModelErrorKind, user_message: str, *, retry_after_seconds: float | None = None):
-        super().__init__(f"{kind}: {user_message}")
+    def __init__(
+        self, kind: ModelErrorKind, user_message: str, *, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(user_message)
         self.kind = kind
-        self.user_message = user_message
         self.retry_after_seconds = retry_after_seconds
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.repositories import MessageRepository, SessionRepository
-from services.chat import SessionNotFound, TurnInProgress, title_from_message
+from services.chat import title_from_message
+from services.errors import SessionNotFound, TurnInProgress
 from services.text import InvalidMessage
 from tests.fakes.models import ScriptedModel
 from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply
@@ -61,7 +62,7 @@ def test_another_users_session_answers_exactly_like_a_missing_one(sessions) -> N
     for session_id in (alices.id, missing):
         with pytest.raises(SessionNotFound) as caught:
             service.get_session(BOB, session_id)
-        assert str(caught.value) == str(session_id)
+        assert str(caught.value) == SessionNotFound.user_message  # the same answer for both
         with pytest.raises(SessionNotFound):
             service.messages(BOB, session_id)
         with pytest.raises(SessionNotFound):

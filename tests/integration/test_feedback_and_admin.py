@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 
 from persistence.database import unit_of_work
 from persistence.orm import AdminAuditRow, ChatMessageRow, FeedbackRow
-from services.admin import AdminService, NotAnAdmin
-from services.feedback import FeedbackService, ReplyNotFound
+from services.admin import AdminService
+from services.errors import NotAnAdmin, ReplyNotFound
+from services.feedback import FeedbackService
 from services.views import User
 from tests.integration.helpers import ALICE, BOB
 from tests.seed import add_session

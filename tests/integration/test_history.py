@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
-from services.chat import SessionNotFound
+from services.errors import SessionNotFound
 from services.history import (
     ArchiveFilter,
     HistoryService,
@@ -150,7 +150,7 @@ def test_another_user_sees_and_touches_nothing_of_alices(sessions, history) -> N
         ):
             with pytest.raises(SessionNotFound) as caught:
                 action(session_id)
-            assert str(caught.value) == str(session_id)
+            assert str(caught.value) == SessionNotFound.user_message  # the same answer for both
     assert list(history.export_all_jsonl(BOB)) == []
     page = history.list_page(ALICE, ACTIVE)
     assert [(i.title, i.pinned, i.archived) for i in page.items] == [("Alice secret plan", False, False)]
