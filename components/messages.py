@@ -17,7 +17,7 @@ import streamlit as st
 from components.markup import message_markdown, plain
 from services.reply_details import ReplyDetails, StepState, ToolStep
 from services.turns import ReplySnapshot
-from services.views import MessageView
+from services.views import MessageStatus, MessageView, Role
 
 _STEP_STATES = {
     StepState.RUNNING: ("running…", ":material/progress_activity:"),
@@ -27,8 +27,8 @@ _STEP_STATES = {
 SOURCE_PREVIEW_CHARS = 400
 
 _STATUS_NOTES = {
-    "stopped": "Stopped by you.",
-    "interrupted": "Interrupted: the app restarted while this reply was being written.",
+    MessageStatus.STOPPED: "Stopped by you.",
+    MessageStatus.INTERRUPTED: "Interrupted: the app restarted while this reply was being written.",
 }
 
 
@@ -112,12 +112,12 @@ def reply_caption(message: MessageView) -> str:
 
 def render_message(message: MessageView, *, below_reply: Callable[[MessageView], None] | None = None) -> None:
     with st.chat_message(message.role):
-        if message.role == "assistant":
+        if message.role == Role.ASSISTANT:
             render_steps(message.details)
         # Markdown with HTML off and images as links (components.markup): never trusted as HTML.
         if message.content:
             st.markdown(message_markdown(message.content))
-        if message.role == "assistant":
+        if message.role == Role.ASSISTANT:
             render_sources(message.details)
             render_reply_footer(message)
             if below_reply is not None:
@@ -126,7 +126,7 @@ def render_message(message: MessageView, *, below_reply: Callable[[MessageView],
 
 def render_reply_footer(message: MessageView) -> None:
     """Under a reply: what went wrong, if anything, then its model and figures."""
-    if message.status == "error" and message.error_message:
+    if message.status == MessageStatus.ERROR and message.error_message:
         st.error(message.error_message, icon=":material/error:")
     elif message.status in _STATUS_NOTES:
         st.warning(message.error_message or _STATUS_NOTES[message.status], icon=":material/pause_circle:")

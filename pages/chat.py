@@ -19,7 +19,7 @@ from components.settings_panel import render_settings_panel
 from services.errors import SessionNotFound, TurnInProgress, UserError
 from services.text import parse_session_id
 from services.turns import KEPT_FOR_LATER_MESSAGE
-from services.views import MessageView, SessionView
+from services.views import MessageStatus, MessageView, Role, SessionView
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -162,7 +162,7 @@ def _save_rating(message_id: int, rating: int | None, comment: str | None) -> No
 
 
 def _feedback_under(message: MessageView) -> None:
-    if message.status != "error":
+    if message.status != MessageStatus.ERROR:
         render_feedback(message.id, ratings.get(message.id), _save_rating)
 
 
@@ -215,7 +215,7 @@ if open_request is not None:
 
 if (
     messages
-    and (messages[-1].role == "user" or messages[-1].status != "complete")
+    and (messages[-1].role == Role.USER or messages[-1].status != MessageStatus.COMPLETE)
     and st.button("Retry", icon=":material/refresh:", type="primary")
 ):
     try:

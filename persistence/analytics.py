@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from persistence.statuses import MessageStatus, Role
+
 
 @dataclass(frozen=True)
 class UsageTotals:
@@ -90,12 +92,12 @@ class AnalyticsRepository:
             text(
                 f"""
                 SELECT count(DISTINCT m.session_id) AS sessions,
-                       count(*) FILTER (WHERE m.role = 'user') AS user_messages,
-                       count(*) FILTER (WHERE m.role = 'assistant') AS replies,
+                       count(*) FILTER (WHERE m.role = '{Role.USER}') AS user_messages,
+                       count(*) FILTER (WHERE m.role = '{Role.ASSISTANT}') AS replies,
                        coalesce(sum(m.prompt_tokens), 0) AS prompt_tokens,
                        coalesce(sum(m.completion_tokens), 0) AS completion_tokens,
-                       count(*) FILTER (WHERE m.status = 'error') AS errors,
-                       count(DISTINCT s.owner_id) FILTER (WHERE m.role = 'user') AS active_users
+                       count(*) FILTER (WHERE m.status = '{MessageStatus.ERROR}') AS errors,
+                       count(DISTINCT s.owner_id) FILTER (WHERE m.role = '{Role.USER}') AS active_users
                 FROM chat_message m JOIN chat_session s ON s.id = m.session_id
                 WHERE {_WINDOW}
                 """
@@ -108,12 +110,13 @@ class AnalyticsRepository:
         """Distinct users who sent a message in the day, 7 days and 30 days before `end`."""
         row = self._db.execute(
             text(
-                """
+                f"""
                 SELECT count(DISTINCT s.owner_id) FILTER (WHERE m.created_at >= :day),
                        count(DISTINCT s.owner_id) FILTER (WHERE m.created_at >= :week),
                        count(DISTINCT s.owner_id)
                 FROM chat_message m JOIN chat_session s ON s.id = m.session_id
-                WHERE m.role = 'user' AND NOT m.imported AND m.created_at >= :month AND m.created_at < :end
+                WHERE m.role = '{Role.USER}' AND NOT m.imported
+                  AND m.created_at >= :month AND m.created_at < :end
                 """
             ),
             {
@@ -130,8 +133,8 @@ class AnalyticsRepository:
             text(
                 f"""
                 SELECT (m.created_at AT TIME ZONE 'UTC')::date AS day,
-                       count(*) FILTER (WHERE m.role = 'user'),
-                       count(DISTINCT s.owner_id) FILTER (WHERE m.role = 'user'),
+                       count(*) FILTER (WHERE m.role = '{Role.USER}'),
+                       count(DISTINCT s.owner_id) FILTER (WHERE m.role = '{Role.USER}'),
                        coalesce(sum(m.prompt_tokens), 0),
                        coalesce(sum(m.completion_tokens), 0)
                 FROM chat_message m JOIN chat_session s ON s.id = m.session_id
@@ -151,7 +154,7 @@ class AnalyticsRepository:
                     SELECT m.id, coalesce(m.model, 'unknown') AS model, m.status, m.prompt_tokens,
                            m.completion_tokens, m.time_to_first_token_ms, m.latency_ms
                     FROM chat_message m
-                    WHERE m.role = 'assistant' AND {_WINDOW}
+                    WHERE m.role = '{Role.ASSISTANT}' AND {_WINDOW}
                 ),
                 ratings AS (
                     SELECT r.model, count(*) AS n, count(*) FILTER (WHERE f.rating = 1) AS up
@@ -166,7 +169,7 @@ class AnalyticsRepository:
                        percentile_cont(0.95) WITHIN GROUP (ORDER BY r.time_to_first_token_ms),
                        percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms),
                        percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms),
-                       avg((r.status = 'error')::int),
+                       avg((r.status = '{MessageStatus.ERROR}')::int),
                        max(ratings.up)::float / nullif(max(ratings.n), 0),
                        coalesce(max(ratings.n), 0)
                 FROM replies r LEFT JOIN ratings ON ratings.model = r.model
@@ -198,7 +201,7 @@ class AnalyticsRepository:
             text(
                 f"""
                 SELECT s.owner_id,
-                       count(*) FILTER (WHERE m.role = 'user') AS user_messages,
+                       count(*) FILTER (WHERE m.role = '{Role.USER}') AS user_messages,
                        coalesce(sum(m.prompt_tokens), 0) + coalesce(sum(m.completion_tokens), 0) AS tokens
                 FROM chat_message m JOIN chat_session s ON s.id = m.session_id
                 WHERE {_WINDOW}

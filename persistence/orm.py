@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from persistence.statuses import MessageStatus, RequestStatus, Role, sql_list
 from persistence.storable import StorableText
 
 # Full-text search uses the English configuration (stemming, stop words) for titles and messages.
@@ -76,7 +77,7 @@ class ChatMessageRow(Base):
     seq: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(StorableText)
     content: Mapped[str] = mapped_column(StorableText)
-    status: Mapped[str] = mapped_column(StorableText, default="complete")
+    status: Mapped[str] = mapped_column(StorableText, default=MessageStatus.COMPLETE)
     client_message_id: Mapped[str | None] = mapped_column(StorableText, unique=True)
     model: Mapped[str | None] = mapped_column(StorableText)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
@@ -100,10 +101,8 @@ class ChatMessageRow(Base):
         UniqueConstraint("session_id", "seq", name="uq_chat_message_session_seq"),
         Index("ix_chat_message_search", "search_vector", postgresql_using="gin"),
         Index("ix_chat_message_created_at", "created_at"),
-        CheckConstraint("role IN ('user', 'assistant')", name="ck_chat_message_role"),
-        CheckConstraint(
-            "status IN ('complete', 'stopped', 'error', 'interrupted')", name="ck_chat_message_status"
-        ),
+        CheckConstraint(f"role IN ({sql_list(Role)})", name="ck_chat_message_role"),
+        CheckConstraint(f"status IN ({sql_list(MessageStatus)})", name="ck_chat_message_status"),
     )
 
 
@@ -114,7 +113,7 @@ class ChatRequestRow(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(StorableText)
     user_message_id: Mapped[int] = mapped_column(ForeignKey("chat_message.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(StorableText, default="pending")
+    status: Mapped[str] = mapped_column(StorableText, default=RequestStatus.PENDING)
     partial_text: Mapped[str] = mapped_column(StorableText, default="", server_default="")
     error_message: Mapped[str | None] = mapped_column(StorableText)
     assistant_message_id: Mapped[int | None] = mapped_column(
@@ -126,10 +125,7 @@ class ChatRequestRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'streaming', 'complete', 'stopped', 'error', 'interrupted')",
-            name="ck_chat_request_status",
-        ),
+        CheckConstraint(f"status IN ({sql_list(RequestStatus)})", name="ck_chat_request_status"),
         Index("ix_chat_request_session", "session_id"),
         # Per-user turn limits count a user's recent requests.
         Index("ix_chat_request_user_created", "user_id", "created_at"),
@@ -137,7 +133,9 @@ class ChatRequestRow(Base):
         Index(
             "ix_chat_request_open",
             "status",
-            postgresql_where=text("status IN ('pending', 'streaming')"),
+            postgresql_where=text(
+                f"status IN ({sql_list([RequestStatus.PENDING, RequestStatus.STREAMING])})"
+            ),
         ),
     )
 

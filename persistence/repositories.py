@@ -14,11 +14,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
+from persistence.statuses import OPEN_REQUEST_STATUSES, RequestStatus, Role
 
 # The first key of the advisory lock that serialises one user's new turns (the second is the user).
 USER_TURNS_LOCK_CLASS = 7_315_224
 
-OPEN_REQUEST_STATUSES = ("pending", "streaming")
 PREVIEW_CHARS = 200
 
 
@@ -69,7 +69,7 @@ class SessionRepository:
             .where(
                 ChatSessionRow.owner_id == self._owner_id,
                 ChatSessionRow.deleted_at.is_(None),
-                ChatMessageRow.role == "user",
+                ChatMessageRow.role == Role.USER,
                 ChatMessageRow.created_at >= since,
             )
         )
@@ -250,7 +250,7 @@ class RequestRepository:
                 ChatRequestRow.user_id == self._owner_id,
                 ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
             )
-            .values(partial_text=partial_text, status="streaming", checkpointed_at=func.now())
+            .values(partial_text=partial_text, status=RequestStatus.STREAMING, checkpointed_at=func.now())
         )
 
 

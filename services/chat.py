@@ -19,6 +19,7 @@ from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
+from persistence.statuses import MessageStatus, RequestStatus, Role
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
@@ -285,7 +286,7 @@ class ChatService:
                 request_id=request.id,
                 user_message_id=message.id,
                 duplicate=True,
-                waiting_for_runner=request.status == "pending" and request.started_at is None,
+                waiting_for_runner=request.status == RequestStatus.PENDING and request.started_at is None,
             )
 
     def _store_submission(
@@ -314,14 +315,16 @@ class ChatService:
             message = messages.append(
                 ChatMessageRow(
                     session_id=session_id,
-                    role="user",
+                    role=Role.USER,
                     content=text,
-                    status="complete",
+                    status=MessageStatus.COMPLETE,
                     client_message_id=client_message_id,
                 )
             )
             request = requests.add(
-                ChatRequestRow(session_id=session_id, user_message_id=message.id, status="pending")
+                ChatRequestRow(
+                    session_id=session_id, user_message_id=message.id, status=RequestStatus.PENDING
+                )
             )
             if not session.title_is_custom and message.seq == 1:
                 session.title = title_from_message(text)
@@ -368,13 +371,15 @@ class ChatService:
             self._enforce_turn_limits(db, requests)
             last_user_message_id = db.scalar(
                 select(func.max(ChatMessageRow.id)).where(
-                    ChatMessageRow.session_id == session_id, ChatMessageRow.role == "user"
+                    ChatMessageRow.session_id == session_id, ChatMessageRow.role == Role.USER
                 )
             )
             if last_user_message_id is None:
                 raise InvalidMessage("There is no message to retry yet.")
             request = requests.add(
-                ChatRequestRow(session_id=session_id, user_message_id=last_user_message_id, status="pending")
+                ChatRequestRow(
+                    session_id=session_id, user_message_id=last_user_message_id, status=RequestStatus.PENDING
+                )
             )
             db.commit()
             result = SubmitResult(
@@ -401,7 +406,7 @@ class ChatService:
                     db,
                     request_id=request.id,
                     owner_id=user.email,
-                    outcome=TurnOutcome("interrupted", request.partial_text, INTERRUPTED_MESSAGE),
+                    outcome=TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE),
                     model=None,
                 )
                 db.commit()

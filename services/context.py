@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from persistence.statuses import MessageStatus, Role
 from services.model_clients.port import PromptMessage
 
 
@@ -22,7 +23,11 @@ def build_context(
     Assistant replies that failed carry no useful text and are left out. Budgeting by characters
     (about four a token) keeps this free of any tokenizer download.
     """
-    usable = [m for m in history if m.content.strip() and not (m.role == "assistant" and m.status == "error")]
+    usable = [
+        m
+        for m in history
+        if m.content.strip() and not (m.role == Role.ASSISTANT and m.status == MessageStatus.ERROR)
+    ]
     chosen: list[PromptMessage] = []
     remaining = char_budget - len(system_prompt)
     for index, message in enumerate(reversed(usable)):
@@ -33,7 +38,7 @@ def build_context(
         remaining -= cost
     chosen.reverse()
     # A reply must follow a user message: drop a leading assistant message left by the cut.
-    while chosen and chosen[0].role == "assistant":
+    while chosen and chosen[0].role == Role.ASSISTANT:
         chosen.pop(0)
     prompt = [PromptMessage(role="system", content=system_prompt)] if system_prompt.strip() else []
     return prompt + chosen
@@ -54,7 +59,7 @@ def fit_to_budget(prompt: list[PromptMessage], char_budget: int) -> list[PromptM
         del kept[conversation[0]]
         while True:
             conversation = [index for index, message in enumerate(kept) if message.role != "system"]
-            if len(conversation) > 1 and kept[conversation[0]].role == "assistant":
+            if len(conversation) > 1 and kept[conversation[0]].role == Role.ASSISTANT:
                 del kept[conversation[0]]
             else:
                 break

@@ -13,6 +13,7 @@ from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, FeedbackRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import MessageRepository
+from persistence.statuses import Role
 from services.errors import ReplyNotFound
 from services.text import make_storable
 from services.views import User
@@ -38,7 +39,7 @@ class FeedbackService:
         comment = make_storable(comment).text.strip()[:MAX_COMMENT_CHARS] if comment else None
         with unit_of_work(self._sessions) as db:
             message = MessageRepository(db, owner_id=user.email).get(message_id)
-            if message is None or message.role != "assistant":
+            if message is None or message.role != Role.ASSISTANT:
                 raise ReplyNotFound()
             if rating is None:
                 db.execute(

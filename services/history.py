@@ -28,6 +28,7 @@ from persistence.history import (
 from persistence.orm import ChatMessageRow, ChatSessionRow
 from persistence.reconnect import is_connection_error, safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
+from persistence.statuses import MessageStatus, Role
 from services.errors import SessionNotFound, UserError
 from services.reply_details import ReplyDetails
 from services.text import make_storable
@@ -298,8 +299,8 @@ class HistoryService:
             "",
         ]
         for message in document["messages"]:
-            who = "You" if message["role"] == "user" else "Assistant"
-            status = "" if message["status"] == "complete" else f" ({message['status']})"
+            who = "You" if message["role"] == Role.USER else "Assistant"
+            status = "" if message["status"] == MessageStatus.COMPLETE else f" ({message['status']})"
             lines += [f"## {who}{status}", ""]
             details = ReplyDetails.from_json(message.get("details"))
             for step in details.steps:
@@ -423,8 +424,8 @@ class HistoryService:
             return row.id
 
 
-_ROLES = {"user", "assistant"}
-_STATUSES = {"complete", "stopped", "error", "interrupted"}
+_ROLES = set(Role)
+_STATUSES = set(MessageStatus)
 NOT_AN_EXPORT = "This file is not a chat exported from this app (a JSON file from Export → JSON)."
 
 

@@ -31,6 +31,7 @@ from persistence.repositories import (
     SessionRepository,
     open_requests_of_all_users,
 )
+from persistence.statuses import OPEN_REQUEST_STATUSES, MessageStatus, RequestStatus, Role
 from services.config import Settings
 from services.context import HistoryMessage, build_context
 from services.endpoint_catalog import EndpointCatalog
@@ -118,7 +119,7 @@ class PreparedTurn:
 
 @dataclass(frozen=True)
 class TurnOutcome:
-    status: str  # complete | stopped | error | interrupted
+    status: MessageStatus
     text: str
     error_message: str | None
     details: ReplyDetails = ReplyDetails()
@@ -407,7 +408,7 @@ class TurnRunner:
             # The stack trace goes to the log (no message text: parameters are hidden by the engine).
             logger.exception("Turn %s failed unexpectedly", buffer.request_id)
             if not buffer.done:
-                outcome = TurnOutcome("error", buffer.text(), UNEXPECTED_FAILURE_MESSAGE)
+                outcome = TurnOutcome(MessageStatus.ERROR, buffer.text(), UNEXPECTED_FAILURE_MESSAGE)
                 # Close the request too: left open, it would refuse the chat's next message until stale.
                 self._finish(buffer.request_id, owner_id, outcome, model=None)
                 buffer.finish(outcome)
@@ -419,7 +420,7 @@ class TurnRunner:
         started = self._clock()
         if buffer.stop_requested:
             # Stopped while still queued: close it without ever calling the model.
-            outcome = TurnOutcome("stopped", "", None)
+            outcome = TurnOutcome(MessageStatus.STOPPED, "", None)
             self._finish(buffer.request_id, owner_id, outcome, model=None)
             buffer.finish(outcome)
             return
@@ -434,14 +435,14 @@ class TurnRunner:
         with unit_of_work(self._sessions) as db:
             requests = RequestRepository(db, owner_id=owner_id)
             request = requests.get(request_id, for_update=True)
-            if request is None or request.status not in ("pending", "streaming"):
-                buffer.finish(TurnOutcome("error", "", "This reply was already finished."))
+            if request is None or request.status not in OPEN_REQUEST_STATUSES:
+                buffer.finish(TurnOutcome(MessageStatus.ERROR, "", "This reply was already finished."))
                 return None
             session = SessionRepository(db, owner_id=owner_id).get(request.session_id)
             messages = MessageRepository(db, owner_id=owner_id)
             user_message = messages.get(request.user_message_id)
             if session is None or user_message is None:
-                buffer.finish(TurnOutcome("error", "", "This conversation no longer exists."))
+                buffer.finish(TurnOutcome(MessageStatus.ERROR, "", "This conversation no longer exists."))
                 return None
             history = [
                 HistoryMessage(m.role, m.content, m.status)
@@ -458,7 +459,7 @@ class TurnRunner:
             system_prompt = (
                 session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
             )
-            request.status = "streaming"
+            request.status = RequestStatus.STREAMING
             request.started_at = func.now()
             prepared = PreparedTurn(
                 session_id=session.id,
@@ -489,17 +490,17 @@ class TurnRunner:
         if not self._endpoints.allows(endpoint):
             # Checked again here, at the last moment: a stored or imported name never reaches a URL.
             logger.warning("Turn %s: refused an endpoint that is not allowed", request_id)
-            outcome = TurnOutcome("error", "", EndpointNotAllowed(endpoint).user_message)
+            outcome = TurnOutcome(MessageStatus.ERROR, "", EndpointNotAllowed(endpoint).user_message)
             saved = self._finish(request_id, owner_id, outcome, model=None, usage=None)
-            buffer.finish(outcome if saved else TurnOutcome("error", "", SAVE_FAILED_MESSAGE))
+            buffer.finish(outcome if saved else TurnOutcome(MessageStatus.ERROR, "", SAVE_FAILED_MESSAGE))
             return
         client = self._models.client_for(endpoint)
         as_user = self._settings.model_calls_as_user and not client.is_demo
         if as_user and not user_token:
             # Never fall back to the app's own identity: the point is the user's permissions.
-            outcome = TurnOutcome("error", "", NO_USER_TOKEN_MESSAGE)
+            outcome = TurnOutcome(MessageStatus.ERROR, "", NO_USER_TOKEN_MESSAGE)
             saved = self._finish(request_id, owner_id, outcome, model=endpoint, usage=None)
-            buffer.finish(outcome if saved else TurnOutcome("error", "", SAVE_FAILED_MESSAGE))
+            buffer.finish(outcome if saved else TurnOutcome(MessageStatus.ERROR, "", SAVE_FAILED_MESSAGE))
             return
         call_options = {"user_token": user_token} if as_user else {}
         if not client.is_demo:
@@ -507,7 +508,7 @@ class TurnRunner:
             params = dataclasses.replace(params, task=self._endpoints.task_of(endpoint))
         first_token_at: float | None = None
         usage: Usage | None = None
-        status, error_message = "complete", None
+        status, error_message = MessageStatus.COMPLETE, None
         last_checkpoint = self._clock()
         checkpointed_length = 0
         turn = TurnInput(
@@ -536,7 +537,7 @@ class TurnRunner:
                         first_token_at = self._clock()  # the first thing the user sees happen
                     buffer.update_details(lambda details, event=event: _with_event(details, event))
                 if buffer.stop_requested:
-                    status = "stopped"
+                    status = MessageStatus.STOPPED
                     break
                 now = self._clock()
                 if now - last_checkpoint >= self._settings.checkpoint_interval_seconds:
@@ -547,20 +548,22 @@ class TurnRunner:
                     last_checkpoint = now
         except ModelError as error:
             # Cut at the chat's limit is a reply that ended early on purpose; anything else failed.
-            status = "stopped" if error.kind is ModelErrorKind.LENGTH_LIMIT else "error"
+            status = (
+                MessageStatus.STOPPED if error.kind is ModelErrorKind.LENGTH_LIMIT else MessageStatus.ERROR
+            )
             error_message = error.user_message
             logger.warning("Turn %s: model error %s", request_id, error.kind)
-        if buffer.stop_requested and status == "complete":
-            status = "stopped"
-        if status == "complete" and not buffer.text().strip():
-            status, error_message = "error", EMPTY_REPLY_MESSAGE
-        if status == "stopped" and self._shutting_down.is_set():
-            status, error_message = "interrupted", INTERRUPTED_MESSAGE
+        if buffer.stop_requested and status == MessageStatus.COMPLETE:
+            status = MessageStatus.STOPPED
+        if status == MessageStatus.COMPLETE and not buffer.text().strip():
+            status, error_message = MessageStatus.ERROR, EMPTY_REPLY_MESSAGE
+        if status == MessageStatus.STOPPED and self._shutting_down.is_set():
+            status, error_message = MessageStatus.INTERRUPTED, INTERRUPTED_MESSAGE
 
         finished = self._clock()
         buffer.update_details(ReplyDetails.finished)
         text = buffer.text()
-        if status == "complete":
+        if status == MessageStatus.COMPLETE:
             text = self._extension.finish(turn, text)
         outcome = TurnOutcome(status, text, error_message, buffer.details())
         saved = self._finish(
@@ -581,7 +584,7 @@ class TurnRunner:
         )
         if (
             saved
-            and status == "complete"
+            and status == MessageStatus.COMPLETE
             and first_turn
             and self._settings.model_titles
             and not client.is_demo
@@ -738,7 +741,7 @@ class TurnRunner:
                 last_activity = request.checkpointed_at or request.started_at or request.created_at
                 if last_activity > stale_before or self.buffer_for(request.id) is not None:
                     continue
-                outcome = TurnOutcome("interrupted", request.partial_text, INTERRUPTED_MESSAGE)
+                outcome = TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE)
                 close_request(
                     db, request_id=request.id, owner_id=request.user_id, outcome=outcome, model=None
                 )
@@ -763,7 +766,7 @@ def close_request(
     """Store the assistant message and close its request, in the caller's transaction."""
     requests = RequestRepository(db, owner_id=owner_id)
     request: ChatRequestRow | None = requests.get(request_id, for_update=True)
-    if request is None or request.status not in ("pending", "streaming"):
+    if request is None or request.status not in OPEN_REQUEST_STATUSES:
         return None
     sessions = SessionRepository(db, owner_id=owner_id)
     if sessions.get_for_update(request.session_id) is None:
@@ -772,7 +775,7 @@ def close_request(
     message = MessageRepository(db, owner_id=owner_id).append(
         ChatMessageRow(
             session_id=request.session_id,
-            role="assistant",
+            role=Role.ASSISTANT,
             content=text,
             status=outcome.status,
             model=model,

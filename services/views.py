@@ -6,7 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from persistence.statuses import MessageStatus, Role
 from services.reply_details import ReplyDetails
+
+__all__ = ["MessageStatus", "Role"]  # the named states, for the pages that draw them
 
 
 @dataclass(frozen=True)

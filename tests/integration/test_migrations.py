@@ -1,3 +1,4 @@
+import re
 import threading
 
 import pytest
@@ -8,6 +9,7 @@ from sqlalchemy import inspect, text
 from persistence.database import build_engine
 from persistence.migrate import apply_migrations, current_revision, head_revision
 from persistence.orm import Base
+from persistence.statuses import MessageStatus, RequestStatus, Role
 from tests.conftest import create_database, objects_in_public
 
 pytestmark = pytest.mark.integration
@@ -156,3 +158,20 @@ def test_app_connections_have_a_statement_timeout_and_migrations_leave_it_in_pla
     for _ in range(3):  # whichever pooled connection comes back, the migration's one included
         with engine.connect() as connection:
             assert connection.execute(text("SHOW statement_timeout")).scalar() == "20s"
+
+
+@pytest.mark.parametrize(
+    ("constraint", "values"),
+    [
+        ("ck_chat_message_status", list(MessageStatus)),
+        ("ck_chat_message_role", list(Role)),
+        ("ck_chat_request_status", list(RequestStatus)),
+    ],
+)
+def test_the_databases_checks_allow_exactly_the_named_states(engine, constraint, values) -> None:
+    with engine.connect() as connection:
+        definition = connection.execute(
+            text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :name"),
+            {"name": constraint},
+        ).scalar_one()
+    assert sorted(re.findall(r"'([a-z_]+)'", definition)) == sorted(values)
