@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     with benchmark_database(args.keep) as engine:
-        admin = AdminService(sessions=session_factory(engine))
+        admin = AdminService(transactions=session_factory(engine))
         user = User("admin@example.com", is_admin=True)
         end = datetime.now(UTC).date()
         start = end - timedelta(days=29)

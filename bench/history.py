@@ -65,7 +65,7 @@ def main() -> None:
                 {"w": RARE_WORD},
             ).scalar()
         print(f"messages: {total:,} in all, {mine:,} of the target user; '{RARE_WORD}' in {rare / total:.1%}")
-        history = HistoryService(sessions=session_factory(engine))
+        history = HistoryService(transactions=session_factory(engine))
         user = User(TARGET)
         filters = SessionFilters()
         cursor = None

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from components.markup import message_markdown, plain
+from services.reply_buffer import ReplySnapshot
 from services.reply_details import ReplyDetails, StepState, ToolStep
-from services.turns import ReplySnapshot
 from services.views import MessageStatus, MessageView, Role
 
 _STEP_STATES = {

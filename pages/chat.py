@@ -17,8 +17,8 @@ from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
 from services.errors import SessionNotFound, TurnInProgress, UserError
+from services.replies import KEPT_FOR_LATER_MESSAGE
 from services.text import parse_session_id
-from services.turns import KEPT_FOR_LATER_MESSAGE
 from services.views import MessageStatus, MessageView, Role, SessionView
 
 app = application_or_stop()

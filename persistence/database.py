@@ -14,7 +14,12 @@ from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 
 
 def build_engine(
-    url: str, *, schema: str = DEFAULT_SCHEMA, pool_size: int = 10, maintenance: bool = False
+    url: str,
+    *,
+    schema: str = DEFAULT_SCHEMA,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    maintenance: bool = False,
 ) -> Engine:
     """An engine whose connections all work in the app's `schema` (see persistence.schema).
 
@@ -26,7 +31,7 @@ def build_engine(
         # fails the action instead of hanging it; longer than the statement timeout.
         connect_args={} if maintenance else {"timeout": 30},
         pool_size=pool_size,
-        max_overflow=10,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         # A connection older than this is replaced: servers and proxies close idle ones.
         pool_recycle=1800,

@@ -26,7 +26,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import ColumnElement
 
 from persistence.statuses import MessageStatus, RequestStatus, Role, sql_list
 from persistence.storable import StorableText
@@ -123,6 +125,17 @@ class ChatRequestRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checkpointed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @hybrid_property
+    def last_activity(self) -> datetime:
+        """When the request last showed a sign of life: its last checkpoint, else its start, else
+        its creation. A request silent for too long has lost its runner (TurnRunner.is_abandoned)."""
+        return self.checkpointed_at or self.started_at or self.created_at
+
+    @last_activity.inplace.expression
+    @classmethod
+    def _last_activity_expression(cls) -> ColumnElement[datetime]:
+        return func.coalesce(cls.checkpointed_at, cls.started_at, cls.created_at)
 
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_list(RequestStatus)})", name="ck_chat_request_status"),

@@ -10,10 +10,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
+from persistence.orm import AdminAuditRow, ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
 from persistence.statuses import OPEN_REQUEST_STATUSES, RequestStatus, Role
 
 # The first key of the advisory lock that serialises one user's new turns (the second is the user).
@@ -75,6 +76,39 @@ class SessionRepository:
         )
         return self._db.scalar(statement) or 0
 
+    def delete(self, session_id: uuid.UUID) -> None:
+        """Delete the session with its messages, requests and feedback (foreign keys cascade)."""
+        self._db.execute(
+            delete(ChatSessionRow).where(
+                ChatSessionRow.id == session_id, ChatSessionRow.owner_id == self._owner_id
+            )
+        )
+
+    def set_model_title(self, session_id: uuid.UUID, title: str) -> None:
+        """A title the model wrote, unless the owner renamed the chat meanwhile."""
+        self._db.execute(
+            update(ChatSessionRow)
+            .where(
+                ChatSessionRow.id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.title_is_custom.is_(False),
+            )
+            .values(title=title)
+        )
+
+    def count_all(self) -> int:
+        """Every chat of the owner's, archived ones included."""
+        return self._db.scalar(select(func.count()).select_from(self._visible().subquery())) or 0
+
+    def ids_oldest_first(self, *, offset: int, limit: int) -> Sequence[uuid.UUID]:
+        return self._db.scalars(
+            select(ChatSessionRow.id)
+            .where(ChatSessionRow.owner_id == self._owner_id, ChatSessionRow.deleted_at.is_(None))
+            .order_by(ChatSessionRow.created_at, ChatSessionRow.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+
     def touch(self, session_id: uuid.UUID) -> None:
         self._db.execute(
             update(ChatSessionRow)
@@ -132,6 +166,22 @@ class MessageRepository:
                 ChatSessionRow.owner_id == self._owner_id,
             )
         )
+
+    def last_user_message_id(self, session_id: uuid.UUID) -> int | None:
+        return self._db.scalar(
+            select(func.max(ChatMessageRow.id))
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatMessageRow.session_id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatMessageRow.role == Role.USER,
+            )
+        )
+
+    def add_imported(self, row: ChatMessageRow) -> None:
+        """A message from an import file, into a session the import has just created (its sequence
+        numbers and the session's counts are the import's to set)."""
+        self._db.add(row)
 
     def client_id_taken(self, client_message_id: str) -> bool:
         """Whether any user's message holds this client id (it is unique across the table)."""
@@ -216,10 +266,7 @@ class RequestRepository:
                 .where(
                     ChatRequestRow.user_id == self._owner_id,
                     ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
-                    func.coalesce(
-                        ChatRequestRow.checkpointed_at, ChatRequestRow.started_at, ChatRequestRow.created_at
-                    )
-                    >= active_since,
+                    ChatRequestRow.last_activity >= active_since,
                 )
             )
             or 0
@@ -233,6 +280,15 @@ class RequestRepository:
             )
         ).one()
         return count, oldest
+
+    def first_for_user_message(self, message_id: int) -> ChatRequestRow | None:
+        """The request a user message was sent with (a retry makes later ones)."""
+        return self._db.scalar(
+            select(ChatRequestRow)
+            .where(ChatRequestRow.user_message_id == message_id, ChatRequestRow.user_id == self._owner_id)
+            .order_by(ChatRequestRow.created_at)
+            .limit(1)
+        )
 
     def latest_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
         return self._db.scalar(
@@ -309,3 +365,83 @@ class TraceRatingRepository:
             .where(FeedbackRow.id == feedback_id)
             .values(trace_sync_attempts=FeedbackRow.trace_sync_attempts + 1)
         )
+
+
+def database_now(db: Session) -> datetime:
+    """The database's clock: every app instance measures ages against the same one."""
+    return db.scalar(select(func.now()))  # type: ignore[return-value]
+
+
+class FeedbackRepository:
+    """One user's ratings of their own replies: one per reply, changeable."""
+
+    def __init__(self, db: Session, *, user_id: str) -> None:
+        self._db = db
+        self._user_id = user_id
+
+    def remove(self, message_id: int) -> None:
+        self._db.execute(
+            delete(FeedbackRow).where(
+                FeedbackRow.message_id == message_id, FeedbackRow.user_id == self._user_id
+            )
+        )
+
+    def save(self, message_id: int, rating: int, comment: str | None) -> None:
+        statement = insert(FeedbackRow).values(
+            message_id=message_id, user_id=self._user_id, rating=rating, comment=comment
+        )
+        self._db.execute(
+            statement.on_conflict_do_update(
+                constraint="uq_feedback_message_user",
+                # A changed rating is sent to the reply's trace again (services.trace_feedback).
+                set_={
+                    "rating": rating,
+                    "comment": comment,
+                    "updated_at": func.now(),
+                    "trace_synced_at": None,
+                    "trace_sync_attempts": 0,
+                },
+            )
+        )
+
+    def in_session(self, session_id: uuid.UUID) -> Sequence[tuple[int, int, str | None]]:
+        """(message id, rating, comment) of the user's ratings in one session."""
+        rows = self._db.execute(
+            select(FeedbackRow.message_id, FeedbackRow.rating, FeedbackRow.comment)
+            .join(ChatMessageRow, ChatMessageRow.id == FeedbackRow.message_id)
+            .where(ChatMessageRow.session_id == session_id, FeedbackRow.user_id == self._user_id)
+        ).all()
+        return [(message_id, rating, comment) for message_id, rating, comment in rows]
+
+
+class AdminRepository:
+    """What admins read across all users: any conversation, and the audit log of those reads.
+    The service checks that the caller is an admin before it builds one."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def session(self, session_id: uuid.UUID) -> ChatSessionRow | None:
+        return self._db.scalar(
+            select(ChatSessionRow).where(ChatSessionRow.id == session_id, ChatSessionRow.deleted_at.is_(None))
+        )
+
+    def messages(self, session_id: uuid.UUID) -> Sequence[ChatMessageRow]:
+        return self._db.scalars(
+            select(ChatMessageRow).where(ChatMessageRow.session_id == session_id).order_by(ChatMessageRow.seq)
+        ).all()
+
+    def record_view(self, *, admin_id: str, session: ChatSessionRow) -> None:
+        self._db.add(
+            AdminAuditRow(
+                admin_id=admin_id,
+                owner_id=session.owner_id,
+                session_id=session.id,
+                session_title=session.title,
+            )
+        )
+
+    def recent_views(self, *, limit: int) -> Sequence[AdminAuditRow]:
+        return self._db.scalars(
+            select(AdminAuditRow).order_by(AdminAuditRow.viewed_at.desc()).limit(limit)
+        ).all()

@@ -69,8 +69,8 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 class AdminService:
-    def __init__(self, *, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, *, transactions: sessionmaker[Session]) -> None:
+        self._transactions = transactions
 
     @staticmethod
     def _require_admin(user: User) -> None:
@@ -80,7 +80,7 @@ class AdminService:
     def usage(self, user: User, start: date, end: date) -> UsageReport:
         self._require_admin(user)
         window_start, window_end = day_bounds(start, end)
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             analytics = AnalyticsRepository(db)
             return UsageReport(
                 start=start,
@@ -94,14 +94,14 @@ class AdminService:
 
     def recent_thumbs_down(self, user: User, *, limit: int = RECENT_THUMBS_DOWN) -> list[RatedReply]:
         self._require_admin(user)
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             return AnalyticsRepository(db).recent_thumbs_down(limit=limit)
 
     def view_session(self, user: User, session_id: uuid.UUID, *, record: bool = True) -> AuditedConversation:
         """Any user's conversation, read-only; the view is written to the audit log (unless `record`
         is False: a rerun of a view already recorded)."""
         self._require_admin(user)
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             session = db.scalar(
                 select(ChatSessionRow).where(
                     ChatSessionRow.id == session_id, ChatSessionRow.deleted_at.is_(None)
@@ -135,7 +135,7 @@ class AdminService:
 
     def audit_log(self, user: User, *, limit: int = AUDIT_ROWS) -> list[AuditEntry]:
         self._require_admin(user)
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             rows = db.scalars(
                 select(AdminAuditRow).order_by(AdminAuditRow.viewed_at.desc()).limit(limit)
             ).all()

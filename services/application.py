@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import session_factory
 from persistence.migrate import apply_migrations
@@ -65,6 +66,7 @@ def report_startup_failure(error: BaseException) -> str:
 class Application:
     settings: Settings
     engine: Engine
+    transactions: sessionmaker[Session]  # opens a database transaction (a SQLAlchemy Session)
     database_description: str
     models: ModelClientFactory
     runner: TurnRunner
@@ -113,7 +115,7 @@ def build_application(settings: Settings) -> Application:
                 schema=settings.database_schema,
             ) from error
         raise
-    sessions = session_factory(engine)
+    transactions = session_factory(engine)
     models = ModelClientFactory(settings)
     uses_workspace = bool(settings.databricks_host) and settings.llm_base_url is None and not models.uses_demo
     endpoints = EndpointCatalog(
@@ -121,7 +123,7 @@ def build_application(settings: Settings) -> Application:
         workspace_client=(lambda: workspace_client(settings)) if uses_workspace else None,
     )
     runner = TurnRunner(
-        sessions=sessions, models=models, endpoints=endpoints, settings=settings, extension=extension
+        transactions=transactions, models=models, endpoints=endpoints, settings=settings, extension=extension
     )
     runner.recover_interrupted()
     trace_feedback = None
@@ -129,22 +131,23 @@ def build_application(settings: Settings) -> Application:
         # Learn the default endpoint's task now, in the background, so the first turn need not.
         endpoints.task_of(models.default_endpoint, wait_seconds=0)
         trace_feedback = TraceFeedbackSender(
-            sessions=sessions, workspace_client=lambda: workspace_client(settings)
+            transactions=transactions, workspace_client=lambda: workspace_client(settings)
         )
         trace_feedback.start()
     chat = ChatService(
-        sessions=sessions, runner=runner, models=models, endpoints=endpoints, settings=settings
+        transactions=transactions, runner=runner, models=models, endpoints=endpoints, settings=settings
     )
     return Application(
         settings=settings,
         engine=engine,
+        transactions=transactions,
         database_description=description,
         models=models,
         runner=runner,
         chat=chat,
-        history=HistoryService(sessions=sessions, endpoint_allowed=endpoints.allows),
-        feedback=FeedbackService(sessions=sessions),
-        admin=AdminService(sessions=sessions),
+        history=HistoryService(transactions=transactions, endpoint_allowed=endpoints.allows),
+        feedback=FeedbackService(transactions=transactions),
+        admin=AdminService(transactions=transactions),
         endpoints=endpoints,
         trace_feedback=trace_feedback,
     )

@@ -11,31 +11,26 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
-from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
+from persistence.repositories import MessageRepository, RequestRepository, SessionRepository, database_now
 from persistence.statuses import MessageStatus, RequestStatus, Role
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
 from services.errors import SessionNotFound, TurnInProgress, UserError
 from services.model_clients.factory import ModelClientFactory
+from services.model_settings import MAX_TOKENS_LIMIT, effective_model_settings
+from services.replies import INTERRUPTED_MESSAGE, close_request
+from services.reply_buffer import TurnOutcome
 from services.reply_details import ReplyDetails
 from services.text import InvalidMessage, check_user_message, make_storable
-from services.turns import (
-    INTERRUPTED_MESSAGE,
-    MAX_TOKENS_LIMIT,
-    TurnOutcome,
-    TurnRunner,
-    close_request,
-    usable_max_tokens,
-    usable_temperature,
-)
+from services.titles import DEFAULT_TITLE, title_from_message
+from services.turns import TurnRunner
 from services.views import (
     Dashboard,
     EffectiveModelSettings,
@@ -45,12 +40,10 @@ from services.views import (
     SessionView,
     SubmitResult,
     User,
+    from_row,
 )
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TITLE = "New chat"
-TITLE_LENGTH = 60
 
 
 class TurnLimitReached(UserError):
@@ -61,44 +54,12 @@ class InvalidSettings(UserError):
     """Chat settings out of range."""
 
 
-def title_from_message(text: str) -> str:
-    """A first title taken from the first message: its first line, cut at a word boundary."""
-    first_line = " ".join(text.strip().split())
-    if len(first_line) <= TITLE_LENGTH:
-        return first_line or DEFAULT_TITLE
-    cut = first_line[:TITLE_LENGTH].rsplit(" ", 1)[0]
-    return (cut or first_line[:TITLE_LENGTH]) + "…"
-
-
 def _session_view(row: ChatSessionRow) -> SessionView:
-    return SessionView(
-        id=row.id,
-        title=row.title,
-        model_endpoint=row.model_endpoint,
-        system_prompt=row.system_prompt,
-        temperature=row.temperature,
-        max_tokens=row.max_tokens,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return from_row(SessionView, row)
 
 
 def message_view(row: ChatMessageRow) -> MessageView:
-    return MessageView(
-        id=row.id,
-        seq=row.seq,
-        role=row.role,
-        content=row.content,
-        status=row.status,
-        model=row.model,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        time_to_first_token_ms=row.time_to_first_token_ms,
-        latency_ms=row.latency_ms,
-        error_message=row.error_message,
-        created_at=row.created_at,
-        details=stored_details(row),
-    )
+    return from_row(MessageView, row, details=stored_details(row))
 
 
 def stored_details(row: ChatMessageRow) -> ReplyDetails:
@@ -114,17 +75,22 @@ class ChatService:
     def __init__(
         self,
         *,
-        sessions: sessionmaker[Session],
+        transactions: sessionmaker[Session],
         runner: TurnRunner,
         models: ModelClientFactory,
         endpoints: EndpointCatalog,
         settings: Settings,
     ) -> None:
-        self._sessions = sessions
+        self._transactions = transactions
         self._runner = runner
         self._models = models
         self._endpoints = endpoints
         self._settings = settings
+
+    @property
+    def runner(self) -> TurnRunner:
+        """The turn runner this service starts turns on."""
+        return self._runner
 
     # -- sessions ----------------------------------------------------------------------------------
 
@@ -133,7 +99,7 @@ class ChatService:
         return ChatSessionRow(title=DEFAULT_TITLE, model_endpoint=self._models.default_endpoint)
 
     def create_session(self, user: User) -> SessionView:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             row = SessionRepository(db, owner_id=user.email).add(self._new_session_row())
             db.commit()
             db.refresh(row)
@@ -141,7 +107,7 @@ class ChatService:
 
     @safe_to_repeat
     def get_session(self, user: User, session_id: uuid.UUID) -> SessionView:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             row = SessionRepository(db, owner_id=user.email).get(session_id)
             if row is None:
                 raise SessionNotFound()
@@ -149,22 +115,15 @@ class ChatService:
 
     @safe_to_repeat
     def recent_sessions(self, user: User, *, limit: int = 20) -> list[SessionSummary]:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             return [
-                SessionSummary(
-                    id=row.id,
-                    title=row.title,
-                    model_endpoint=row.model_endpoint,
-                    message_count=row.message_count,
-                    updated_at=row.updated_at,
-                    pinned=row.pinned,
-                )
+                from_row(SessionSummary, row)
                 for row in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
             ]
 
     @safe_to_repeat
     def dashboard(self, user: User, *, recent: int = 5) -> Dashboard:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             week_ago = datetime.now(UTC) - timedelta(days=7)
             repository = SessionRepository(db, owner_id=user.email)
             sessions_this_week = repository.count_active_since(week_ago)
@@ -176,21 +135,13 @@ class ChatService:
         )
 
     def default_model_settings(self) -> EffectiveModelSettings:
-        return EffectiveModelSettings(
-            endpoint=self._models.default_endpoint,
-            temperature=self._settings.llm_temperature,
-            max_tokens=self._settings.llm_max_tokens,
-            system_prompt=self._settings.system_prompt,
+        return effective_model_settings(
+            None, settings=self._settings, default_endpoint=self._models.default_endpoint
         )
 
     def effective_model_settings(self, session: SessionView) -> EffectiveModelSettings:
-        return EffectiveModelSettings(
-            endpoint=session.model_endpoint or self._models.default_endpoint,
-            temperature=usable_temperature(session.temperature, self._settings.llm_temperature),
-            max_tokens=usable_max_tokens(session.max_tokens, self._settings.llm_max_tokens),
-            system_prompt=(
-                session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
-            ),
+        return effective_model_settings(
+            session, settings=self._settings, default_endpoint=self._models.default_endpoint
         )
 
     @safe_to_repeat
@@ -213,7 +164,7 @@ class ChatService:
                 f"The system prompt is longer than {self._settings.max_message_chars:,} characters."
             )
         endpoint = (endpoint or "").strip() or None
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             row = SessionRepository(db, owner_id=user.email).get_for_update(session_id)
             if row is None:
                 raise SessionNotFound()
@@ -230,7 +181,7 @@ class ChatService:
 
     @safe_to_repeat
     def messages(self, user: User, session_id: uuid.UUID) -> list[MessageView]:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             if SessionRepository(db, owner_id=user.email).get(session_id) is None:
                 raise SessionNotFound()
             return [
@@ -271,16 +222,13 @@ class ChatService:
         return result
 
     def _existing_submission(self, user: User, client_message_id: str) -> SubmitResult | None:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             message = MessageRepository(db, owner_id=user.email).find_by_client_id(client_message_id)
             if message is None:
                 return None
-            request = db.scalar(
-                select(ChatRequestRow)
-                .where(ChatRequestRow.user_message_id == message.id, ChatRequestRow.user_id == user.email)
-                .order_by(ChatRequestRow.created_at)
-                .limit(1)
-            )
+            request = RequestRepository(db, owner_id=user.email).first_for_user_message(message.id)
+            if request is None:
+                return None
             return SubmitResult(
                 session_id=message.session_id,
                 request_id=request.id,
@@ -295,7 +243,7 @@ class ChatService:
         existing = self._existing_submission(user, client_message_id)
         if existing is not None:
             return existing
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             sessions = SessionRepository(db, owner_id=user.email)
             if session_id is None:
                 session = sessions.add(self._new_session_row())
@@ -342,7 +290,7 @@ class ChatService:
         """The per-user caps, checked in the submit's own transaction under a per-user lock, so
         they hold across app instances and before any model call."""
         requests.lock_turns_of_user()
-        now = db.scalar(select(func.now()))
+        now = database_now(db)
         active_since = now - timedelta(seconds=self._runner.stale_after_seconds)
         in_progress = requests.count_open(active_since=active_since)
         if in_progress >= self._settings.max_concurrent_turns_per_user:
@@ -361,7 +309,7 @@ class ChatService:
 
     def retry(self, user: User, session_id: uuid.UUID) -> SubmitResult:
         """Ask again for a reply to the latest user message (after an error, a stop or an interruption)."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             sessions = SessionRepository(db, owner_id=user.email)
             if sessions.get_for_update(session_id) is None:
                 raise SessionNotFound()
@@ -369,11 +317,7 @@ class ChatService:
             if requests.open_for_session(session_id) is not None:
                 raise TurnInProgress()
             self._enforce_turn_limits(db, requests)
-            last_user_message_id = db.scalar(
-                select(func.max(ChatMessageRow.id)).where(
-                    ChatMessageRow.session_id == session_id, ChatMessageRow.role == Role.USER
-                )
-            )
+            last_user_message_id = MessageRepository(db, owner_id=user.email).last_user_message_id(session_id)
             if last_user_message_id is None:
                 raise InvalidMessage("There is no message to retry yet.")
             request = requests.add(
@@ -394,14 +338,12 @@ class ChatService:
     @safe_to_repeat
     def open_request(self, user: User, session_id: uuid.UUID) -> RequestView | None:
         """The unfinished request of a session, if any. One whose runner is gone for good is closed."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             request = RequestRepository(db, owner_id=user.email).open_for_session(session_id)
             if request is None:
                 return None
-            now = db.scalar(select(func.now()))
-            last_activity = request.checkpointed_at or request.started_at or request.created_at
-            idle = (now - last_activity).total_seconds()
-            if idle > self._runner.stale_after_seconds and self._runner.buffer_for(request.id) is None:
+            now = database_now(db)
+            if self._runner.is_abandoned(request, now):
                 close_request(
                     db,
                     request_id=request.id,
@@ -411,19 +353,13 @@ class ChatService:
                 )
                 db.commit()
                 return None
-            return RequestView(
-                id=request.id,
-                session_id=request.session_id,
-                status=request.status,
-                partial_text=request.partial_text,
-                error_message=request.error_message,
-                user_message_id=request.user_message_id,
-                seconds_since_activity=idle,
+            return from_row(
+                RequestView, request, seconds_since_activity=(now - request.last_activity).total_seconds()
             )
 
     def stop(self, user: User, request_id: uuid.UUID) -> bool:
         """Ask the runner to stop a reply; what was written so far is saved as `stopped`."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             if RequestRepository(db, owner_id=user.email).get(request_id) is None:
                 return False
         return self._runner.request_stop(request_id)

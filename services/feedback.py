@@ -28,8 +28,8 @@ class Rating:
 
 
 class FeedbackService:
-    def __init__(self, *, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, *, transactions: sessionmaker[Session]) -> None:
+        self._transactions = transactions
 
     @safe_to_repeat
     def rate(self, user: User, message_id: int, rating: int | None, comment: str | None = None) -> None:
@@ -37,7 +37,7 @@ class FeedbackService:
         if rating not in (1, -1, None):
             raise ValueError("rating must be 1, -1 or None")
         comment = make_storable(comment).text.strip()[:MAX_COMMENT_CHARS] if comment else None
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             message = MessageRepository(db, owner_id=user.email).get(message_id)
             if message is None or message.role != Role.ASSISTANT:
                 raise ReplyNotFound()
@@ -69,7 +69,7 @@ class FeedbackService:
     @safe_to_repeat
     def ratings_in_session(self, user: User, session_id: uuid.UUID) -> dict[int, Rating]:
         """The user's ratings of the replies in one of their sessions, by message id."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             rows = db.execute(
                 select(FeedbackRow.message_id, FeedbackRow.rating, FeedbackRow.comment)
                 .join(ChatMessageRow, ChatMessageRow.id == FeedbackRow.message_id)

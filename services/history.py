@@ -30,9 +30,9 @@ from persistence.reconnect import is_connection_error, safe_to_repeat
 from persistence.repositories import PREVIEW_CHARS, MessageRepository, SessionRepository
 from persistence.statuses import MessageStatus, Role
 from services.errors import SessionNotFound, UserError
+from services.model_settings import MAX_TOKENS_LIMIT
 from services.reply_details import ReplyDetails
 from services.text import make_storable
-from services.turns import MAX_TOKENS_LIMIT
 from services.views import User
 
 # Import limits: Streamlit's upload limit (server.maxUploadSize in .streamlit/config.toml) is 5 MB too.
@@ -133,11 +133,14 @@ def _parse_time(value: Any, name: str) -> datetime | None:
 
 class HistoryService:
     def __init__(
-        self, *, sessions: sessionmaker[Session], endpoint_allowed: Callable[[str], bool] = lambda _: False
+        self,
+        *,
+        transactions: sessionmaker[Session],
+        endpoint_allowed: Callable[[str], bool] = lambda _: False,
     ) -> None:
         """`endpoint_allowed` says whether an imported chat may keep its model endpoint
         (EndpointCatalog.allows); a chat whose endpoint is not allowed is imported with the default."""
-        self._sessions = sessions
+        self._transactions = transactions
         self._endpoint_allowed = endpoint_allowed
 
     # -- browsing ---------------------------------------------------------------------------------
@@ -147,7 +150,7 @@ class HistoryService:
         self, user: User, filters: SessionFilters, *, after: Cursor | None = None, page_size: int = PAGE_SIZE
     ) -> HistoryPage:
         """One page, newest activity first; pinned sessions come on top of the first page."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             repository = HistoryRepository(db, owner_id=user.email)
             pin_on_top = filters.archived is not ArchiveFilter.ARCHIVED
             pinned = repository.pinned(filters, limit=PINNED_LIMIT) if pin_on_top and after is None else []
@@ -171,7 +174,7 @@ class HistoryService:
             )
         if not query:
             return None
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             repository = HistoryRepository(db, owner_id=user.email)
             try:
                 if not repository.query_is_searchable(query):
@@ -191,7 +194,7 @@ class HistoryService:
 
     @safe_to_repeat
     def models_used(self, user: User) -> list[str]:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             return HistoryRepository(db, owner_id=user.email).models_used()
 
     # -- tidying ----------------------------------------------------------------------------------
@@ -208,26 +211,26 @@ class HistoryService:
             raise InvalidTitle("A title cannot be empty.")
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidTitle(f"A title can be at most {MAX_TITLE_CHARS} characters long.")
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             row = self._locked(db, user, session_id)
             row.title = title
             row.title_is_custom = True
             db.commit()
 
     def set_pinned(self, user: User, session_id: uuid.UUID, pinned: bool) -> None:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             self._locked(db, user, session_id).pinned = pinned
             db.commit()
 
     def set_archived(self, user: User, session_id: uuid.UUID, archived: bool) -> None:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             row = self._locked(db, user, session_id)
             row.archived_at = func.now() if archived else None
             db.commit()
 
     def delete(self, user: User, session_id: uuid.UUID) -> None:
         """Delete the session with its messages, requests and feedback (foreign keys cascade)."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             self._locked(db, user, session_id)
             db.execute(
                 delete(ChatSessionRow).where(
@@ -280,14 +283,14 @@ class HistoryService:
 
     @safe_to_repeat
     def export_json(self, user: User, session_id: uuid.UUID) -> str:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             return (
                 json.dumps(self._export_document(db, user, session_id), ensure_ascii=False, indent=2) + "\n"
             )
 
     @safe_to_repeat
     def export_markdown(self, user: User, session_id: uuid.UUID) -> str:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             document = self._export_document(db, user, session_id)
         session = document["session"]
         lines = [
@@ -319,7 +322,7 @@ class HistoryService:
         return "\n".join(lines)
 
     def count_exportable(self, user: User) -> int:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             return (
                 db.scalar(
                     select(func.count())
@@ -335,7 +338,7 @@ class HistoryService:
         """One part of the user's sessions (`chats_per_part` of them, oldest first) as one JSON
         document per line, read in batches. A download is built whole in memory by Streamlit, so
         a long history is exported in parts rather than as one string of everything."""
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             ids = db.scalars(
                 select(ChatSessionRow.id)
                 .where(ChatSessionRow.owner_id == user.email, ChatSessionRow.deleted_at.is_(None))
@@ -344,7 +347,7 @@ class HistoryService:
                 .limit(chats_per_part)
             ).all()
         for start in range(0, len(ids), 100):
-            with unit_of_work(self._sessions) as db:
+            with unit_of_work(self._transactions) as db:
                 for session_id in ids[start : start + 100]:
                     document = self._export_document(db, user, session_id)
                     yield json.dumps(document, ensure_ascii=False) + "\n"
@@ -370,7 +373,7 @@ class HistoryService:
         endpoint = _optional_text(session.get("model_endpoint"), "session.model_endpoint")
         if endpoint is not None and not self._endpoint_allowed(endpoint):
             endpoint = None
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             row = SessionRepository(db, owner_id=user.email).add(
                 ChatSessionRow(
                     title=_text(session.get("title"), "session.title") or "Imported chat",

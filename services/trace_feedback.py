@@ -46,11 +46,11 @@ class TraceFeedbackSender:
     def __init__(
         self,
         *,
-        sessions: sessionmaker[Session],
+        transactions: sessionmaker[Session],
         workspace_client: Callable[[], Any],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._sessions = sessions
+        self._transactions = transactions
         self._workspace_client = workspace_client
         self._client: Any = None
         self._clock = clock
@@ -78,7 +78,7 @@ class TraceFeedbackSender:
     def send_pending(self) -> int:
         """Send the ratings not yet sent; returns how many the workspace took."""
         with self._lock:
-            with unit_of_work(self._sessions) as db:
+            with unit_of_work(self._transactions) as db:
                 pending = [
                     (
                         row.id,
@@ -109,14 +109,14 @@ class TraceFeedbackSender:
                     )
                     continue
                 self._not_before.pop(feedback_id, None)
-                with unit_of_work(self._sessions) as db:
+                with unit_of_work(self._transactions) as db:
                     TraceRatingRepository(db).mark_sent(feedback_id, as_of=as_of, assessment_id=new_id)
                     db.commit()
                 sent += 1
             return sent
 
     def _record_failure(self, feedback_id: int) -> int:
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             repository = TraceRatingRepository(db)
             repository.count_failure(feedback_id)
             db.commit()

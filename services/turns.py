@@ -11,27 +11,27 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
-from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
+from persistence.orm import ChatRequestRow
 from persistence.reconnect import retry_on_disconnect
 from persistence.repositories import (
     MessageRepository,
     RequestRepository,
     SessionRepository,
+    database_now,
     open_requests_of_all_users,
 )
-from persistence.statuses import OPEN_REQUEST_STATUSES, MessageStatus, RequestStatus, Role
+from persistence.statuses import OPEN_REQUEST_STATUSES, MessageStatus, RequestStatus
 from services.config import Settings
 from services.context import HistoryMessage, build_context
 from services.endpoint_catalog import EndpointCatalog
@@ -40,7 +40,6 @@ from services.extensions import NoExtension, TurnExtension, TurnInput
 from services.model_clients.factory import ModelClientFactory
 from services.model_clients.port import (
     GenerationParams,
-    ModelClient,
     ModelError,
     ModelErrorKind,
     PromptMessage,
@@ -53,56 +52,26 @@ from services.model_clients.port import (
     Usage,
 )
 from services.model_clients.wire_formats import TRACED_TASKS
+from services.model_settings import effective_model_settings
 from services.outbox import PendingReply, ReplyOutbox
+from services.replies import (
+    EMPTY_REPLY_MESSAGE,
+    INTERRUPTED_MESSAGE,
+    KEPT_FOR_LATER_MESSAGE,
+    NO_USER_TOKEN_MESSAGE,
+    SAVE_FAILED_MESSAGE,
+    UNEXPECTED_FAILURE_MESSAGE,
+    close_request,
+)
+from services.reply_buffer import TurnBuffer, TurnOutcome
 from services.reply_details import ReplyDetails
 from services.text import make_storable
+from services.titles import ChatTurn, write_model_title
 
 logger = logging.getLogger(__name__)
 
 # How many earlier messages a turn loads at most before the character budget trims them.
 CONTEXT_MESSAGE_LIMIT = 200
-KEPT_FOR_LATER_MESSAGE = (
-    "Not saved yet: the database is unreachable. This reply is kept and is saved as soon as the "
-    "database is back; reload the page in a moment."
-)
-EMPTY_REPLY_MESSAGE = "The model sent an empty reply. Press Retry, or rephrase your message."
-SAVE_FAILED_MESSAGE = (
-    "The reply could not be saved because the database is unavailable. Your message is saved; press Retry."
-)
-INTERRUPTED_MESSAGE = (
-    "The app restarted while this reply was being written; the text so far is kept. "
-    "Press Retry for a full reply."
-)
-NO_USER_TOKEN_MESSAGE = (
-    "This app sends your messages to the model with your own Databricks permissions, and your "
-    "sign-in was not available for this reply (the app restarted, or the page was opened without the "
-    "Databricks Apps proxy). Reload the page, then press Retry."
-)
-UNEXPECTED_FAILURE_MESSAGE = (
-    "Something went wrong while writing the reply. Your message is saved; press Retry."
-)
-
-
-TITLE_INSTRUCTION = (
-    "Write a title of at most six words for this conversation. Reply with the title only: "
-    "no quotes, no punctuation at the end."
-)
-TITLE_MAX_CHARS = 60
-
-
-def clean_model_title(suggestion: str) -> str:
-    """The first line of the model's answer, without quotes, Markdown marks or a final full stop."""
-    line = next((part.strip() for part in suggestion.splitlines() if part.strip()), "")
-    line = make_storable(line).text.strip().removeprefix("Title:").strip()
-    # A title is plain text: images and links keep only their words, markup characters go.
-    line = _MARKDOWN_LINK.sub(r"\1", line)
-    line = line.strip("\"'`*#").strip().rstrip(".").strip()
-    line = _TITLE_MARKUP.sub("", line)
-    return " ".join(line.split())[:TITLE_MAX_CHARS].strip()
-
-
-_MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_TITLE_MARKUP = re.compile(r"[<>`*_\[\]]")
 
 
 @dataclass(frozen=True)
@@ -115,121 +84,6 @@ class PreparedTurn:
     endpoint: str
     params: GenerationParams
     prompt: list[PromptMessage]
-
-
-@dataclass(frozen=True)
-class TurnOutcome:
-    status: MessageStatus
-    text: str
-    error_message: str | None
-    details: ReplyDetails = ReplyDetails()
-
-
-@dataclass(frozen=True)
-class ReplySnapshot:
-    """A running reply as the page draws it: the text so far and its steps, reasoning and sources."""
-
-    text: str
-    details: ReplyDetails
-
-
-class TurnBuffer:
-    """What a running turn has produced so far. Written by one worker thread, read by page scripts."""
-
-    def __init__(self, request_id: uuid.UUID) -> None:
-        self.request_id = request_id
-        self._lock = threading.Lock()
-        self._parts: list[str] = []
-        self._details = ReplyDetails()
-        self._version = 0  # grows with every change, text or details, so readers know to redraw
-        self._done = threading.Event()
-        self._changed = threading.Condition(self._lock)
-        self._stop_requested = threading.Event()
-        self.outcome: TurnOutcome | None = None
-
-    def append(self, text: str) -> None:
-        with self._changed:
-            self._parts.append(text)
-            self._version += 1
-            self._changed.notify_all()
-
-    def update_details(self, change: Callable[[ReplyDetails], ReplyDetails]) -> None:
-        with self._changed:
-            self._details = change(self._details)
-            self._version += 1
-            self._changed.notify_all()
-
-    def text(self) -> str:
-        with self._lock:
-            joined = "".join(self._parts)
-            self._parts = [joined]
-            return joined
-
-    def details(self) -> ReplyDetails:
-        with self._lock:
-            return self._details
-
-    def snapshot(self) -> ReplySnapshot:
-        with self._lock:
-            joined = "".join(self._parts)
-            self._parts = [joined]
-            return ReplySnapshot(joined, self._details)
-
-    def finish(self, outcome: TurnOutcome) -> None:
-        with self._changed:
-            self.outcome = outcome
-            self._done.set()
-            self._changed.notify_all()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def request_stop(self) -> None:
-        self._stop_requested.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_requested.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
-    def stream_updates(self, *, interval_seconds: float = 0.1) -> Iterator[ReplySnapshot]:
-        """Yield the reply so far whenever it changed, at most about ten times a second, until done.
-
-        The first change is yielded as soon as it exists (time to first token is what users feel);
-        after that, yields are spaced by `interval_seconds`. Each yield makes Streamlit resend the
-        whole text so far, so batching keeps the bytes sent from growing with the token count.
-        """
-        seen = 0
-        last_yield = float("-inf")
-        while True:
-            with self._changed:
-                if self._version == seen and not self._done.is_set():
-                    self._changed.wait(timeout=1.0)
-                finished = self._done.is_set()
-            wait = interval_seconds - (time.monotonic() - last_yield)
-            if wait > 0 and not finished:
-                time.sleep(wait)
-            with self._lock:
-                version = self._version
-            if version != seen:
-                seen = version
-                yield self.snapshot()
-                last_yield = time.monotonic()
-            if finished:
-                with self._lock:
-                    if self._version == seen:
-                        return
-
-    def stream_batches(self, *, interval_seconds: float = 0.1) -> Iterator[str]:
-        """The text only, as increments: what was added since the last yield."""
-        sent = 0
-        for snapshot in self.stream_updates(interval_seconds=interval_seconds):
-            if len(snapshot.text) > sent:
-                yield snapshot.text[sent:]
-                sent = len(snapshot.text)
 
 
 _STREAM_ENDED = object()
@@ -289,23 +143,8 @@ def _with_event(details: ReplyDetails, event: StreamEvent) -> ReplyDetails:
     return details
 
 
-MAX_TOKENS_LIMIT = 200_000
 # How often replies kept in the outbox are offered to the database again.
 OUTBOX_FLUSH_SECONDS = 1.0
-
-
-def usable_temperature(stored: float | None, default: float) -> float:
-    """A chat's own temperature when it is one a model accepts (0.0-2.0), else the default."""
-    if stored is None or not 0.0 <= stored <= 2.0:  # NaN fails both comparisons
-        return default
-    return stored
-
-
-def usable_max_tokens(stored: int | None, default: int) -> int:
-    """A chat's own reply-length limit when it is in range (1-200,000), else the default."""
-    if stored is None or not 1 <= stored <= MAX_TOKENS_LIMIT:
-        return default
-    return stored
 
 
 class TurnRunner:
@@ -314,14 +153,14 @@ class TurnRunner:
     def __init__(
         self,
         *,
-        sessions: sessionmaker[Session],
+        transactions: sessionmaker[Session],
         models: ModelClientFactory,
         endpoints: EndpointCatalog,
         settings: Settings,
         extension: TurnExtension | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._sessions = sessions
+        self._transactions = transactions
         self._models = models
         self._endpoints = endpoints
         self._settings = settings
@@ -358,6 +197,11 @@ class TurnRunner:
     def buffer_for(self, request_id: uuid.UUID) -> TurnBuffer | None:
         with self._buffers_lock:
             return self._buffers.get(request_id)
+
+    @property
+    def replies_waiting_for_the_database(self) -> int:
+        """Replies finished while the database was unreachable, kept in the outbox until stored."""
+        return len(self._outbox)
 
     def request_stop(self, request_id: uuid.UUID) -> bool:
         buffer = self.buffer_for(request_id)
@@ -399,6 +243,12 @@ class TurnRunner:
             + 10
         )
 
+    def is_abandoned(self, request: ChatRequestRow, now: datetime) -> bool:
+        """Whether an open request has lost its runner for good: silent for longer than any live
+        turn stays (no checkpoint, no start), and not running in this process."""
+        idle = (now - request.last_activity).total_seconds()
+        return idle > self.stale_after_seconds and self.buffer_for(request.id) is None
+
     # -- the job ---------------------------------------------------------------------------------
 
     def _run_guarded(self, buffer: TurnBuffer, owner_id: str, user_token: str | None) -> None:
@@ -432,7 +282,7 @@ class TurnRunner:
     def _prepare(self, buffer: TurnBuffer, owner_id: str) -> PreparedTurn | None:
         """Load what the turn needs and mark it streaming; None (buffer finished) when it cannot run."""
         request_id = buffer.request_id
-        with unit_of_work(self._sessions) as db:
+        with unit_of_work(self._transactions) as db:
             requests = RequestRepository(db, owner_id=owner_id)
             request = requests.get(request_id, for_update=True)
             if request is None or request.status not in OPEN_REQUEST_STATUSES:
@@ -450,15 +300,14 @@ class TurnRunner:
                     session.id, up_to_seq=user_message.seq, limit=CONTEXT_MESSAGE_LIMIT
                 )
             ]
-            endpoint = session.model_endpoint or self._models.default_endpoint
+            chosen = effective_model_settings(
+                session, settings=self._settings, default_endpoint=self._models.default_endpoint
+            )
+            endpoint = chosen.endpoint or self._models.default_endpoint
             params = GenerationParams(
-                model=endpoint,
-                temperature=usable_temperature(session.temperature, self._settings.llm_temperature),
-                max_tokens=usable_max_tokens(session.max_tokens, self._settings.llm_max_tokens),
+                model=endpoint, temperature=chosen.temperature, max_tokens=chosen.max_tokens
             )
-            system_prompt = (
-                session.system_prompt if session.system_prompt is not None else self._settings.system_prompt
-            )
+            system_prompt = chosen.system_prompt
             request.status = RequestStatus.STREAMING
             request.started_at = func.now()
             prepared = PreparedTurn(
@@ -590,54 +439,17 @@ class TurnRunner:
             and not client.is_demo
             and params.task not in TRACED_TASKS  # an agent would run its tools to write a title
         ):
-            self._title_with_model(session_id, owner_id, client, params, question, outcome.text, call_options)
-
-    def _title_with_model(
-        self,
-        session_id: uuid.UUID,
-        owner_id: str,
-        client: ModelClient,
-        params: GenerationParams,
-        question: str,
-        answer: str,
-        call_options: dict[str, str | None],
-    ) -> None:
-        """Replace the first-message title with a short one written by the model; fail silently."""
-        prompt = [
-            PromptMessage("system", TITLE_INSTRUCTION),
-            PromptMessage("user", f"User: {question[:2000]}\n\nAssistant: {answer[:2000]}"),
-        ]
-        try:
-            events = client.stream_chat(
-                prompt,
-                GenerationParams(params.model, temperature=0.2, max_tokens=24, task=params.task),
-                **call_options,
+            write_model_title(
+                self._transactions,
+                ChatTurn(session_id=session_id, owner_id=owner_id, question=question, answer=outcome.text),
+                client,
+                params,
+                call_options,
             )
-            suggestion = "".join(event.text for event in events if isinstance(event, TextDelta))
-        except ModelError as error:
-            logger.info("No model title for session %s: %s", session_id, error.kind)
-            return
-        title = clean_model_title(suggestion)
-        if not title:
-            return
-        try:
-            with unit_of_work(self._sessions) as db:
-                db.execute(
-                    update(ChatSessionRow)
-                    .where(
-                        ChatSessionRow.id == session_id,
-                        ChatSessionRow.owner_id == owner_id,
-                        ChatSessionRow.title_is_custom.is_(False),
-                    )
-                    .values(title=title)
-                )
-                db.commit()
-        except Exception:
-            logger.warning("Saving the model's title for session %s failed", session_id, exc_info=True)
 
     def _checkpoint(self, request_id: uuid.UUID, owner_id: str, text: str) -> None:
         def save() -> None:
-            with unit_of_work(self._sessions) as db:
+            with unit_of_work(self._transactions) as db:
                 RequestRepository(db, owner_id=owner_id).checkpoint(request_id, make_storable(text).text)
                 db.commit()
 
@@ -652,7 +464,7 @@ class TurnRunner:
         within a few seconds; the reply is then kept in the local outbox and stored later."""
         for attempt in range(3):
             try:
-                with unit_of_work(self._sessions) as db:
+                with unit_of_work(self._transactions) as db:
                     close_request(db, request_id=request_id, owner_id=owner_id, outcome=outcome, **metrics)
                     db.commit()
                 return True
@@ -702,7 +514,7 @@ class TurnRunner:
                 details = ReplyDetails()  # a damaged details document never holds up the reply itself
             outcome = TurnOutcome(reply.status, reply.text, reply.error_message, details)
             try:
-                with unit_of_work(self._sessions) as db:
+                with unit_of_work(self._transactions) as db:
                     close_request(
                         db,
                         request_id=reply.request_id,
@@ -735,11 +547,10 @@ class TurnRunner:
         requests then end with the whole reply, not as interrupted."""
         self.flush_outbox()
         closed = 0
-        with unit_of_work(self._sessions) as db:
-            stale_before = db.scalar(select(func.now())) - timedelta(seconds=self.stale_after_seconds)
+        with unit_of_work(self._transactions) as db:
+            now = database_now(db)
             for request in open_requests_of_all_users(db):
-                last_activity = request.checkpointed_at or request.started_at or request.created_at
-                if last_activity > stale_before or self.buffer_for(request.id) is not None:
+                if not self.is_abandoned(request, now):
                     continue
                 outcome = TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE)
                 close_request(
@@ -750,47 +561,3 @@ class TurnRunner:
         if closed:
             logger.info("Closed %d interrupted chat request(s)", closed)
         return closed
-
-
-def close_request(
-    db: Session,
-    *,
-    request_id: uuid.UUID,
-    owner_id: str,
-    outcome: TurnOutcome,
-    model: str | None,
-    usage: Usage | None = None,
-    time_to_first_token_ms: int | None = None,
-    latency_ms: int | None = None,
-) -> ChatMessageRow | None:
-    """Store the assistant message and close its request, in the caller's transaction."""
-    requests = RequestRepository(db, owner_id=owner_id)
-    request: ChatRequestRow | None = requests.get(request_id, for_update=True)
-    if request is None or request.status not in OPEN_REQUEST_STATUSES:
-        return None
-    sessions = SessionRepository(db, owner_id=owner_id)
-    if sessions.get_for_update(request.session_id) is None:
-        return None
-    text = make_storable(outcome.text).text
-    message = MessageRepository(db, owner_id=owner_id).append(
-        ChatMessageRow(
-            session_id=request.session_id,
-            role=Role.ASSISTANT,
-            content=text,
-            status=outcome.status,
-            model=model,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            time_to_first_token_ms=time_to_first_token_ms,
-            latency_ms=latency_ms,
-            error_message=outcome.error_message,
-            details=outcome.details.to_json(),
-        )
-    )
-    request.status = outcome.status
-    request.partial_text = text
-    request.error_message = outcome.error_message
-    request.assistant_message_id = message.id
-    request.finished_at = func.now()
-    sessions.touch(request.session_id)
-    return message

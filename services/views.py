@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any, TypeVar
 
 from persistence.statuses import MessageStatus, Role
 from services.reply_details import ReplyDetails
 
 __all__ = ["MessageStatus", "Role"]  # the named states, for the pages that draw them
+
+View = TypeVar("View")
+
+
+def from_row(view: type[View], row: object, **computed: Any) -> View:
+    """A view of a database row: each of the view's fields read from the row's attribute of the
+    same name, except those given in `computed`. No field is copied by hand."""
+    names = [f.name for f in fields(view)]  # type: ignore[arg-type]
+    return view(**{name: computed[name] if name in computed else getattr(row, name) for name in names})
 
 
 @dataclass(frozen=True)

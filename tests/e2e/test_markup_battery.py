@@ -44,7 +44,7 @@ def import_chat(history: HistoryService, title: str, contents: list[str], model:
 def test_markup_payloads_run_no_script_and_fetch_nothing_from_outside(
     streamlit_app, browser, clean_db
 ) -> None:
-    history = HistoryService(sessions=session_factory(clean_db))
+    history = HistoryService(transactions=session_factory(clean_db))
     # Every payload as a user message and as a reply, in one chat; then chats titled with payloads.
     bodies = [payload for payload in PAYLOADS for _ in range(2)]
     main_chat = import_chat(history, PAYLOADS[0], bodies, model=PAYLOADS[6])

@@ -33,9 +33,9 @@ def chat_service(sessions, model: ScriptedModel | None = None, **settings: objec
     config = Settings(_env_file=None, checkpoint_interval_seconds=0.05, **settings)
     models = ScriptedModels(model or ScriptedModel())
     endpoints = EndpointCatalog(default_endpoint=models.default_endpoint, workspace_client=listing_workspace)
-    runner = TurnRunner(sessions=sessions, models=models, endpoints=endpoints, settings=config)  # type: ignore[arg-type]
+    runner = TurnRunner(transactions=sessions, models=models, endpoints=endpoints, settings=config)  # type: ignore[arg-type]
     return ChatService(
-        sessions=sessions,
+        transactions=sessions,
         runner=runner,
         models=models,  # type: ignore[arg-type]
         endpoints=endpoints,

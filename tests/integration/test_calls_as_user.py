@@ -10,7 +10,7 @@ import pytest
 
 from services.application import build_application
 from services.config import Settings
-from services.turns import NO_USER_TOKEN_MESSAGE
+from services.replies import NO_USER_TOKEN_MESSAGE
 from services.views import User
 from tests.integration.helpers import wait_for_reply
 

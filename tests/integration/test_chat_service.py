@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.repositories import MessageRepository, SessionRepository
-from services.chat import title_from_message
 from services.errors import SessionNotFound, TurnInProgress
 from services.text import InvalidMessage
+from services.titles import title_from_message
 from tests.fakes.models import ScriptedModel
 from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply
 

@@ -28,7 +28,7 @@ def reply_id(sessions, session_id: uuid.UUID) -> int:
 
 
 def test_a_rating_is_stored_changed_commented_and_removed_by_its_author(sessions) -> None:
-    feedback = FeedbackService(sessions=sessions)
+    feedback = FeedbackService(transactions=sessions)
     session_id = add_session(sessions, ALICE.email, "Rated", ["q", "a"])
     message_id = reply_id(sessions, session_id)
     feedback.rate(ALICE, message_id, -1)
@@ -41,7 +41,7 @@ def test_a_rating_is_stored_changed_commented_and_removed_by_its_author(sessions
 
 
 def test_nobody_rates_someone_elses_reply_or_a_question(sessions) -> None:
-    feedback = FeedbackService(sessions=sessions)
+    feedback = FeedbackService(transactions=sessions)
     session_id = add_session(sessions, ALICE.email, "Alice's", ["q", "a"])
     with pytest.raises(ReplyNotFound):
         feedback.rate(BOB, reply_id(sessions, session_id), 1)
@@ -54,7 +54,7 @@ def test_nobody_rates_someone_elses_reply_or_a_question(sessions) -> None:
 
 
 def test_every_admin_use_case_refuses_a_non_admin(sessions) -> None:
-    admin = AdminService(sessions=sessions)
+    admin = AdminService(transactions=sessions)
     session_id = add_session(sessions, ALICE.email, "Alice's", ["q", "a"])
     for action in (
         lambda: admin.usage(BOB, date.today(), date.today()),
@@ -69,7 +69,7 @@ def test_every_admin_use_case_refuses_a_non_admin(sessions) -> None:
 
 
 def test_an_admin_view_is_audited_and_reads_any_users_chat(sessions) -> None:
-    admin = AdminService(sessions=sessions)
+    admin = AdminService(transactions=sessions)
     session_id = add_session(sessions, ALICE.email, "Alice's", ["q", "a"])
     conversation = admin.view_session(ADMIN, session_id)
     assert [m.content for m in conversation.messages] == ["q", "a"] and conversation.owner_id == ALICE.email
@@ -85,7 +85,7 @@ def test_per_day_figures_behind_the_charts_equal_direct_sql(sessions) -> None:
 
     from sqlalchemy import text
 
-    admin = AdminService(sessions=sessions)
+    admin = AdminService(transactions=sessions)
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     for owner, days_ago in (("a@x", 0), ("a@x", 2), ("b@x", 2), ("c@x", 40)):
         session_id = add_session(sessions, owner, "s", ["q", "a"])

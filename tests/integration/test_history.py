@@ -31,7 +31,7 @@ ALLOWED_ENDPOINTS = {"model-a", "model-z"}
 
 @pytest.fixture
 def history(sessions) -> HistoryService:
-    return HistoryService(sessions=sessions, endpoint_allowed=ALLOWED_ENDPOINTS.__contains__)
+    return HistoryService(transactions=sessions, endpoint_allowed=ALLOWED_ENDPOINTS.__contains__)
 
 
 def test_the_list_is_newest_first_with_pinned_on_top_and_counts(sessions, history) -> None:

@@ -113,10 +113,10 @@ def test_llm_endpoint_for_databricks_must_be_an_endpoint_name() -> None:
 
 
 def test_a_lone_surrogate_in_an_import_leaves_other_users_reads_working(database_url, clean_db) -> None:
-    engine = build_engine(database_url, pool_size=1)
-    engine.pool._max_overflow = 0  # one connection, shared by every user: the worst case
+    # One connection, shared by every user: the worst case.
+    engine = build_engine(database_url, pool_size=1, max_overflow=0)
     try:
-        history = HistoryService(sessions=session_factory(engine))
+        history = HistoryService(transactions=session_factory(engine))
         document = export_document(None)
         document["messages"][-1]["content"] = "broken \ud800 text"
         raw = json.dumps(document).encode()  # JSON carries the lone surrogate as \\ud800
@@ -136,8 +136,7 @@ def test_a_lone_surrogate_in_an_import_leaves_other_users_reads_working(database
 
 
 def test_a_query_that_fails_before_reaching_the_server_discards_its_connection(database_url) -> None:
-    engine = build_engine(database_url, pool_size=1)
-    engine.pool._max_overflow = 0
+    engine = build_engine(database_url, pool_size=1, max_overflow=0)
     try:
         with pytest.raises(UnicodeEncodeError), engine.connect() as connection:
             connection.execute(text("SELECT :value"), {"value": "\ud800"})
@@ -154,7 +153,7 @@ def test_a_query_that_fails_before_reaching_the_server_discards_its_connection(d
     ("temperature", "max_tokens"), [(float("nan"), -5), (1e308, 10**6), (-1, 0), (2.5, 2**31)]
 )
 def test_imported_out_of_range_settings_fall_back_to_the_defaults(sessions, temperature, max_tokens) -> None:
-    history = HistoryService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
     document = export_document(None, temperature=temperature, max_tokens=max_tokens)
     raw = json.dumps(document, allow_nan=True).encode()
     session_id = history.import_json(ALICE, raw)
@@ -167,7 +166,7 @@ def test_imported_out_of_range_settings_fall_back_to_the_defaults(sessions, temp
 
 
 def test_import_limits_and_bad_documents_are_refused_with_a_message(sessions) -> None:
-    history = HistoryService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
     deep = (
         b'{"format": "lakebase-chat.session", "version": 1, "session": '
         + b"[" * 100_000
@@ -191,7 +190,7 @@ def test_import_limits_and_bad_documents_are_refused_with_a_message(sessions) ->
 
 
 def test_a_figure_beyond_a_database_integer_is_dropped_not_a_crash(sessions) -> None:
-    history = HistoryService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
     document = export_document(None)
     document["messages"][1].update(prompt_tokens=2**31, completion_tokens=-3, latency_ms=10**20)
     session_id = history.import_json(ALICE, json.dumps(document).encode())
@@ -204,7 +203,7 @@ def test_a_figure_beyond_a_database_integer_is_dropped_not_a_crash(sessions) -> 
 
 
 def test_imported_messages_are_left_out_of_usage_figures(sessions) -> None:
-    history = HistoryService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
     document = export_document(None)
     for message in document["messages"]:
         message["created_at"] = datetime.now(UTC).isoformat()
@@ -223,7 +222,7 @@ def test_imported_messages_are_left_out_of_usage_figures(sessions) -> None:
 
 
 def test_export_all_comes_in_bounded_parts_that_together_hold_every_chat(sessions) -> None:
-    history = HistoryService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
     ids = {str(history.import_json(ALICE, json.dumps(export_document(None)).encode())) for _ in range(5)}
     parts = [list(history.export_all_jsonl(ALICE, part=part, chats_per_part=2)) for part in range(3)]
     assert [len(part) for part in parts] == [2, 2, 1]
@@ -235,7 +234,7 @@ def test_export_all_comes_in_bounded_parts_that_together_hold_every_chat(session
 
 
 def test_model_written_titles_keep_no_image_or_link_syntax() -> None:
-    from services.turns import clean_model_title
+    from services.titles import clean_model_title
 
     title = clean_model_title(
         "Title: ![chart](https://exfil.example.net/?q=secret) **Trip** [plan](https://x)"

@@ -74,7 +74,7 @@ def test_a_refused_send_is_retried_later_and_the_rating_is_never_lost(
     agent_app.trace_feedback.stop()  # drive the sender by hand, with a clock of our own
     now = [1000.0]
     sender = TraceFeedbackSender(
-        sessions=agent_app.chat._sessions,  # noqa: SLF001 - the application's own session factory
+        transactions=agent_app.transactions,
         workspace_client=lambda: workspace_client(agent_app.settings),
         clock=lambda: now[0],
     )

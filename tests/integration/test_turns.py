@@ -1,3 +1,4 @@
+import threading
 import time
 
 import pytest
@@ -5,6 +6,7 @@ from sqlalchemy import text
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatRequestRow
+from services.model_clients.port import ModelError, ModelErrorKind
 from tests.fakes.models import ScriptedModel
 from tests.integration.helpers import ALICE, chat_service, wait_for_reply
 
@@ -63,7 +65,7 @@ def test_the_turn_finishes_when_no_page_is_reading_it(sessions) -> None:
     service = chat_service(sessions, model)
     session = service.create_session(ALICE)
     result = service.submit_message(ALICE, session.id, "nobody reads", client_message_id="r-1")
-    buffer = service._runner.buffer_for(result.request_id)
+    buffer = service.runner.buffer_for(result.request_id)
     # A page that read two batches and then went away (its generator is simply dropped).
     reader = buffer.stream_batches(interval_seconds=0.01)
     next(reader)
@@ -90,7 +92,7 @@ def test_start_up_closes_requests_left_open_by_a_dead_process(sessions) -> None:
         )
         db.commit()
     fresh_process = chat_service(sessions, ScriptedModel())
-    assert fresh_process._runner.recover_interrupted() == 1
+    assert fresh_process.runner.recover_interrupted() == 1
     messages = fresh_process.messages(ALICE, session.id)
     assert (messages[-1].status, messages[-1].content) == ("interrupted", "half a rep")
     with unit_of_work(sessions) as db:
@@ -107,7 +109,7 @@ def test_recovery_leaves_a_reply_that_is_still_being_written(sessions) -> None:
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "alive", client_message_id="l-1")
     other_process = chat_service(sessions, ScriptedModel())
-    assert other_process._runner.recover_interrupted() == 0
+    assert other_process.runner.recover_interrupted() == 0
     model.release.set()
     wait_for_reply(service, ALICE, session.id)
     assert service.messages(ALICE, session.id)[-1].status == "complete"
@@ -131,14 +133,26 @@ def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
     assert len(model.calls) == 3
 
 
+class FailsOnTitles(ScriptedModel):
+    """Answers turns, and fails every request for a title, with a signal once it has failed one."""
+
+    def __init__(self) -> None:
+        super().__init__(["only", " words"])
+        self.title_refused = threading.Event()
+
+    def stream_chat(self, messages, params, *, user_token=None):  # noqa: ANN001, ANN201
+        if "title" in messages[0].content:
+            self.title_refused.set()
+            raise ModelError(ModelErrorKind.SERVER, "The test model failed (500). Press Retry.")
+        return super().stream_chat(messages, params, user_token=user_token)
+
+
 def test_a_failed_model_title_keeps_the_first_message_title(sessions) -> None:
-    model = ScriptedModel(["only", " words"])
+    model = FailsOnTitles()
     service = chat_service(sessions, model, model_titles=True)
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "first question", client_message_id="f-1")
     wait_for_reply(service, ALICE, session.id)
-    model.fail_after = 0  # the title request fails
-    time.sleep(0.3)
-    title = service.get_session(ALICE, session.id).title
-    assert title in {"first question", "only words"}
+    assert model.title_refused.wait(5)  # the runner asked for a title, and was refused
+    assert service.get_session(ALICE, session.id).title == "first question"
     assert service.messages(ALICE, session.id)[-1].status == "complete"

@@ -152,7 +152,7 @@ def test_connections_killed_at_random_during_many_chats(pg_server, sessions, cle
     thread.join()
     admin.dispose()
     deadline = time.monotonic() + 10
-    while len(service._runner._outbox) and time.monotonic() < deadline:  # the battery looks inside
+    while service.runner.replies_waiting_for_the_database and time.monotonic() < deadline:
         time.sleep(0.2)
     battery_row.cases = len(users) * 5
     battery_row.acknowledged = len(acknowledged)
@@ -191,12 +191,13 @@ def test_a_database_outage_mid_reply_loses_nothing(
     while not model.calls:  # the reply is under way: the model has the question
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    running = service.open_request(ALICE, session.id)
     try:
         outage(True)
         battery_row.faults = 1
         started = time.monotonic()
         model.release.set()  # the reply finishes while the database refuses every connection
-        buffer = next(iter(service._runner._buffers.values()), None)
+        buffer = service.runner.buffer_for(running.id) if running is not None else None
         if buffer is not None:
             buffer.wait(timeout=15)
             assert buffer.outcome is not None and "Not saved yet" in (buffer.outcome.error_message or "")
@@ -205,7 +206,7 @@ def test_a_database_outage_mid_reply_loses_nothing(
             assert time.monotonic() < deadline, "the reply was not kept in the outbox"
             time.sleep(0.1)
         # The app restarts during the outage: a new runner over the same outbox folder.
-        service._runner.shutdown()
+        service.runner.shutdown()
         restarted = chat_service(sessions, ScriptedModel(), outbox_dir=str(outbox))
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
     finally:
@@ -288,7 +289,7 @@ def test_shutdown_mid_reply_saves_what_was_written_as_interrupted(sessions, clea
         service.submit_message(ALICE, session.id, "long answer please", client_message_id=client_id)
         battery_row.acknowledged += 1
         time.sleep(0.3)
-        service._runner.shutdown()  # what SIGTERM runs (atexit -> Application.close)
+        service.runner.shutdown()  # what SIGTERM runs (atexit -> Application.close)
         battery_row.faults += 1
         battery_row.cases += 1
         reply = service.messages(ALICE, session.id)[-1]
@@ -353,9 +354,9 @@ def test_two_tabs_racing_on_one_chat_store_nothing_twice(sessions, clean_db, bat
 @pytest.mark.battery_area("every operation with another user's ids")
 def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None:
     service = chat_service(sessions, ScriptedModel(["private reply"]))
-    history = HistoryService(sessions=sessions)
-    feedback = FeedbackService(sessions=sessions)
-    admin = AdminService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
+    feedback = FeedbackService(transactions=sessions)
+    admin = AdminService(transactions=sessions)
     session = service.create_session(ALICE)
     submitted = service.submit_message(ALICE, session.id, "alice's secret", client_message_id="alice-1")
     wait_until_settled(service, ALICE, session.id)
@@ -508,8 +509,8 @@ def test_bad_input_through_every_input_gets_a_result_or_a_clear_message(
     service = chat_service(
         sessions, ScriptedModel(["fine"]), max_message_chars=limit, max_turns_per_minute_per_user=10_000
     )
-    history = HistoryService(sessions=sessions)
-    feedback = FeedbackService(sessions=sessions)
+    history = HistoryService(transactions=sessions)
+    feedback = FeedbackService(transactions=sessions)
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "first", client_message_id="first")
     wait_until_settled(service, ALICE, session.id)
@@ -575,7 +576,7 @@ def test_markup_payloads_render_inert_on_every_page(app_env, clean_db, battery_r
     from components.runtime import close_cached_application
     from tests.conftest import PROJECT_ROOT
 
-    history = HistoryService(sessions=session_factory(clean_db))
+    history = HistoryService(transactions=session_factory(clean_db))
     developer = User("developer@localhost")
     messages = [
         {

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import app_test
 
-from components.runtime import _application
+from components.runtime import cached_application
 from services.config import get_settings
 from tests.seed import add_session
 from tests.ui.conftest import CHAT_PAGE
@@ -41,7 +41,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 def seed(open_app):
     """Add chats for the developer (or another user) through the app's own database connection."""
     open_app()
-    sessions = _application(get_settings()).history._sessions
+    sessions = cached_application(get_settings()).transactions
 
     def _seed(title: str, messages: list[str], owner: str = DEVELOPER, **kwargs) -> uuid.UUID:
         return add_session(sessions, owner, title, messages, **kwargs)
@@ -147,7 +147,7 @@ def test_exports_are_exactly_what_is_stored(open_app, seed, clean_db, downloads)
     buttons = {b.proto.label: b.proto.url for b in app.get("download_button")}
     markdown = downloads[buttons["Export Markdown"].rsplit("/", 1)[1].split(".")[0]]
     exported = downloads[buttons["Export JSON"].rsplit("/", 1)[1].split(".")[0]]
-    history = _application(get_settings()).history
+    history = cached_application(get_settings()).history
     from services.views import User
 
     assert exported == history.export_json(User(DEVELOPER), session_id).encode()
@@ -189,7 +189,7 @@ def test_import_round_trip_and_a_bad_file(open_app, seed, clean_db, downloads) -
         ]
     assert len(ids) == 2
     imported = next(i for i in ids if i != original)
-    history = _application(get_settings()).history
+    history = cached_application(get_settings()).history
     from services.views import User
 
     again = json.loads(history.export_json(User(DEVELOPER), imported))
@@ -206,7 +206,7 @@ def test_import_round_trip_and_a_bad_file(open_app, seed, clean_db, downloads) -
 def test_sidebar_and_home_follow_renames_deletes_and_imports(open_app, seed) -> None:
     kept = seed("Kept chat", ["k"])
     gone = seed("Gone chat", ["g"])
-    history = _application(get_settings()).history
+    history = cached_application(get_settings()).history
     from services.views import User
 
     user = User(DEVELOPER)

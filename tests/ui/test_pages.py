@@ -5,7 +5,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from components.runtime import _application
+from components.runtime import cached_application
 from services.config import get_settings
 from services.views import User
 from tests.ui.conftest import CHAT_PAGE
@@ -99,7 +99,7 @@ def test_a_reload_shows_the_same_conversation(open_app, clean_db) -> None:
 def test_a_link_to_someone_elses_chat_answers_like_a_missing_one(open_app, clean_db, which) -> None:
     application = open_app().session_state  # ensures the cached application exists
     del application
-    chat = _application(get_settings()).chat
+    chat = cached_application(get_settings()).chat
     if which == "other-user":
         other = User("someone.else@example.com")
         session = chat.create_session(other)
@@ -148,7 +148,7 @@ def test_the_page_reattaches_to_a_reply_already_being_written(open_app, app_env,
     app_env.setenv("DEMO_WORD_DELAY_SECONDS", "0.02")
     get_settings.cache_clear()
     open_app()
-    chat = _application(get_settings()).chat
+    chat = cached_application(get_settings()).chat
     user = User(DEVELOPER)
     session = chat.create_session(user)
     chat.submit_message(user, session.id, "written in the background", client_message_id=str(uuid.uuid4()))
@@ -180,7 +180,7 @@ def test_a_model_error_keeps_the_message_and_retry_works(open_app, app_env, clea
     app_env.setenv("LLM_ENDPOINT", "status-503")
     get_settings.cache_clear()
     open_app()
-    _application(
+    cached_application(
         get_settings()
     ).endpoints.refresh()  # the endpoint list, loaded now rather than in the background
     app = send(open_app(CHAT_PAGE), "Are you there?")
@@ -214,7 +214,7 @@ def test_when_endpoints_cannot_be_listed_the_configured_one_stays_and_the_page_s
     app_env.setenv("LLM_ENDPOINT", "chat")
     get_settings.cache_clear()
     open_app()
-    _application(get_settings()).endpoints.refresh()
+    cached_application(get_settings()).endpoints.refresh()
     app = open_app(CHAT_PAGE)
     assert [w.label for w in app.sidebar.selectbox] == []
     assert next(w for w in app.sidebar.text_input if w.label == "Model endpoint").value == "chat"
@@ -241,7 +241,7 @@ def test_a_bogus_workspace_host_still_opens_the_app_and_the_chat_says_what_is_wr
 
 def test_a_reply_written_by_another_instance_shows_its_saved_text(open_app, clean_db) -> None:
     open_app()
-    chat = _application(get_settings()).chat
+    chat = cached_application(get_settings()).chat
     user = User(DEVELOPER)
     session = chat.create_session(user)
     with clean_db.begin() as connection:

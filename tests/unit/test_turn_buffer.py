@@ -2,7 +2,7 @@ import threading
 import time
 import uuid
 
-from services.turns import TurnBuffer, TurnOutcome
+from services.reply_buffer import TurnBuffer, TurnOutcome
 
 
 def test_stream_batches_yields_everything_once_in_order_and_ends_when_done() -> None:
@@ -31,7 +31,7 @@ def test_a_reader_attaching_late_gets_the_whole_text() -> None:
 
 
 def test_model_titles_are_cleaned_to_one_short_line() -> None:
-    from services.turns import clean_model_title
+    from services.titles import clean_model_title
 
     assert clean_model_title('"Trip to Lisbon."\nExtra line') == "Trip to Lisbon"
     assert clean_model_title("Title: **Budget review**") == "Budget review"
