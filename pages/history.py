@@ -15,9 +15,9 @@ from components.history_list import item_caption, snippet_markdown
 from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
+from services.chat_files import EXPORT_CHATS_PER_PART
 from services.errors import SessionNotFound, UserError
 from services.history import (
-    EXPORT_CHATS_PER_PART,
     ArchiveFilter,
     HistoryItem,
     SessionFilters,
@@ -27,6 +27,7 @@ from services.views import User
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
 history = app.history
+files = app.files
 
 ARCHIVE_CHOICES = {
     "Active": ArchiveFilter.ACTIVE,
@@ -43,7 +44,7 @@ def _day_start(day: date) -> datetime:
 def _exportable_chats(email: str) -> int:
     """How many chats "export all" covers; only sizes its parts, so a minute-old count is fine
     (and it is dropped at once after an import or a delete here)."""
-    return history.count_exportable(User(email))
+    return files.count_exportable(User(email))
 
 
 def _forget_pending_delete() -> None:
@@ -92,7 +93,7 @@ def _manage_panel(item: HistoryItem) -> None:
     slug = "".join(c if c.isalnum() else "-" for c in item.title.lower())[:40].strip("-") or "chat"
     markdown_column.download_button(
         "Export Markdown",
-        data=history.export_markdown(user, item.id),
+        data=files.export_markdown(user, item.id),
         file_name=f"{slug}.md",
         mime="text/markdown",
         key=f"export-md-{item.id}",
@@ -100,7 +101,7 @@ def _manage_panel(item: HistoryItem) -> None:
     )
     json_column.download_button(
         "Export JSON",
-        data=history.export_json(user, item.id),
+        data=files.export_json(user, item.id),
         file_name=f"{slug}.json",
         mime="application/json",
         key=f"export-json-{item.id}",
@@ -216,7 +217,7 @@ with export_column:
         )
     st.download_button(
         "Download all chats (.jsonl)" if parts == 1 else f"Download part {part + 1} (.jsonl)",
-        data=lambda: "".join(history.export_all_jsonl(user, part=part)),
+        data=lambda: "".join(files.export_all_jsonl(user, part=part)),
         file_name="chats.jsonl" if parts == 1 else f"chats-part-{part + 1}-of-{parts}.jsonl",
         mime="application/jsonl",
         on_click="ignore",
@@ -227,7 +228,7 @@ with import_column:
     uploaded = st.file_uploader("A chat exported as JSON from this app", type=["json"], key="import-file")
     if uploaded is not None and st.button("Import chat", key="import-button"):
         try:
-            imported = history.import_json(user, uploaded.getvalue())
+            imported = files.import_json(user, uploaded.getvalue())
         except UserError as error:
             st.error(error.user_message)
         else:

@@ -359,6 +359,11 @@ class TraceRatingRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def attempts(self, feedback_id: int, *, missing: int) -> int:
+        """How often sending the rating failed (`missing` when the rating is gone)."""
+        row = self._db.get(FeedbackRow, feedback_id)
+        return row.trace_sync_attempts if row is not None else missing
+
     def count_failure(self, feedback_id: int) -> None:
         self._db.execute(
             update(FeedbackRow)

@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.analytics import (
@@ -22,10 +21,9 @@ from persistence.analytics import (
     UserUsage,
 )
 from persistence.database import unit_of_work
-from persistence.orm import AdminAuditRow, ChatMessageRow, ChatSessionRow
-from services.chat import message_view
+from persistence.repositories import AdminRepository
 from services.errors import NotAnAdmin, SessionNotFound
-from services.views import MessageView, User
+from services.views import MessageView, User, from_row, message_view
 
 TOP_USERS = 10
 RECENT_THUMBS_DOWN = 50
@@ -102,33 +100,18 @@ class AdminService:
         is False: a rerun of a view already recorded)."""
         self._require_admin(user)
         with unit_of_work(self._transactions) as db:
-            session = db.scalar(
-                select(ChatSessionRow).where(
-                    ChatSessionRow.id == session_id, ChatSessionRow.deleted_at.is_(None)
-                )
-            )
+            conversations = AdminRepository(db)
+            session = conversations.session(session_id)
             if session is None:
                 raise SessionNotFound()
             if record:
-                db.add(
-                    AdminAuditRow(
-                        admin_id=user.email,
-                        owner_id=session.owner_id,
-                        session_id=session.id,
-                        session_title=session.title,
-                    )
-                )
-            messages = db.scalars(
-                select(ChatMessageRow)
-                .where(ChatMessageRow.session_id == session_id)
-                .order_by(ChatMessageRow.seq)
-            ).all()
+                conversations.record_view(admin_id=user.email, session=session)
             conversation = AuditedConversation(
                 session_id=session.id,
                 owner_id=session.owner_id,
                 title=session.title,
                 model_endpoint=session.model_endpoint,
-                messages=[message_view(m) for m in messages],
+                messages=[message_view(m) for m in conversations.messages(session_id)],
             )
             db.commit()
             return conversation
@@ -136,9 +119,4 @@ class AdminService:
     def audit_log(self, user: User, *, limit: int = AUDIT_ROWS) -> list[AuditEntry]:
         self._require_admin(user)
         with unit_of_work(self._transactions) as db:
-            rows = db.scalars(
-                select(AdminAuditRow).order_by(AdminAuditRow.viewed_at.desc()).limit(limit)
-            ).all()
-            return [
-                AuditEntry(r.admin_id, r.owner_id, r.session_id, r.session_title, r.viewed_at) for r in rows
-            ]
+            return [from_row(AuditEntry, row) for row in AdminRepository(db).recent_views(limit=limit)]

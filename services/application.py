@@ -14,6 +14,7 @@ from persistence.migrate import apply_migrations
 from persistence.reconnect import INSUFFICIENT_PRIVILEGE, is_connection_error, retry_on_disconnect, sqlstate
 from services.admin import AdminService
 from services.chat import ChatService
+from services.chat_files import ChatFiles
 from services.config import Settings
 from services.database import open_database
 from services.endpoint_catalog import EndpointCatalog
@@ -72,6 +73,7 @@ class Application:
     runner: TurnRunner
     chat: ChatService
     history: HistoryService
+    files: ChatFiles
     feedback: FeedbackService
     admin: AdminService
     endpoints: EndpointCatalog
@@ -145,7 +147,8 @@ def build_application(settings: Settings) -> Application:
         models=models,
         runner=runner,
         chat=chat,
-        history=HistoryService(transactions=transactions, endpoint_allowed=endpoints.allows),
+        history=HistoryService(transactions=transactions),
+        files=ChatFiles(transactions=transactions, endpoint_allowed=endpoints.allows),
         feedback=FeedbackService(transactions=transactions),
         admin=AdminService(transactions=transactions),
         endpoints=endpoints,

@@ -27,7 +27,6 @@ from services.model_clients.factory import ModelClientFactory
 from services.model_settings import MAX_TOKENS_LIMIT, effective_model_settings
 from services.replies import INTERRUPTED_MESSAGE, close_request
 from services.reply_buffer import TurnOutcome
-from services.reply_details import ReplyDetails
 from services.text import InvalidMessage, check_user_message, make_storable
 from services.titles import DEFAULT_TITLE, title_from_message
 from services.turns import TurnRunner
@@ -41,6 +40,7 @@ from services.views import (
     SubmitResult,
     User,
     from_row,
+    message_view,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,19 +56,6 @@ class InvalidSettings(UserError):
 
 def _session_view(row: ChatSessionRow) -> SessionView:
     return from_row(SessionView, row)
-
-
-def message_view(row: ChatMessageRow) -> MessageView:
-    return from_row(MessageView, row, details=stored_details(row))
-
-
-def stored_details(row: ChatMessageRow) -> ReplyDetails:
-    """A message's stored details; a damaged document shows the reply without them, never fails it."""
-    try:
-        return ReplyDetails.from_json(row.details)
-    except ValueError:
-        logger.warning("Message %s has unreadable details; shown without them", row.id)
-        return ReplyDetails()
 
 
 class ChatService:

@@ -24,7 +24,6 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
-from persistence.orm import FeedbackRow
 from persistence.repositories import TraceRatingRepository
 
 logger = logging.getLogger(__name__)
@@ -120,8 +119,7 @@ class TraceFeedbackSender:
             repository = TraceRatingRepository(db)
             repository.count_failure(feedback_id)
             db.commit()
-            row = db.get(FeedbackRow, feedback_id)
-            return row.trace_sync_attempts if row is not None else MAX_ATTEMPTS
+            return repository.attempts(feedback_id, missing=MAX_ATTEMPTS)
 
     def _send(
         self, trace_id: str, user_id: str, rating: int, comment: str | None, assessment_id: str | None

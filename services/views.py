@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
+from persistence.orm import ChatMessageRow
 from persistence.statuses import MessageStatus, Role
 from services.reply_details import ReplyDetails
 
 __all__ = ["MessageStatus", "Role"]  # the named states, for the pages that draw them
+
+logger = logging.getLogger(__name__)
 
 View = TypeVar("View")
 
@@ -112,3 +116,16 @@ class Dashboard:
     sessions_this_week: int
     messages_this_week: int
     recent_sessions: list[SessionSummary]
+
+
+def message_view(row: ChatMessageRow) -> MessageView:
+    return from_row(MessageView, row, details=stored_details(row))
+
+
+def stored_details(row: ChatMessageRow) -> ReplyDetails:
+    """A message's stored details; a damaged document shows the reply without them, never fails it."""
+    try:
+        return ReplyDetails.from_json(row.details)
+    except ValueError:
+        logger.warning("Message %s has unreadable details; shown without them", row.id)
+        return ReplyDetails()

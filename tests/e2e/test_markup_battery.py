@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from persistence.database import session_factory
-from services.history import HistoryService
+from services.chat_files import ChatFiles
 from services.views import User
 from tests.payloads import OUTSIDE, PAYLOADS
 
@@ -21,7 +21,7 @@ DEVELOPER = User("developer@localhost")
 TITLED_CHATS = 20  # the sidebar and a history page show this many titles
 
 
-def import_chat(history: HistoryService, title: str, contents: list[str], model: str | None) -> str:
+def import_chat(files: ChatFiles, title: str, contents: list[str], model: str | None) -> str:
     messages = [
         {
             "seq": index,
@@ -38,18 +38,18 @@ def import_chat(history: HistoryService, title: str, contents: list[str], model:
         "session": {"title": title, "model_endpoint": None},
         "messages": messages,
     }
-    return str(history.import_json(DEVELOPER, json.dumps(document).encode()))
+    return str(files.import_json(DEVELOPER, json.dumps(document).encode()))
 
 
 def test_markup_payloads_run_no_script_and_fetch_nothing_from_outside(
     streamlit_app, browser, clean_db
 ) -> None:
-    history = HistoryService(transactions=session_factory(clean_db))
+    files = ChatFiles(transactions=session_factory(clean_db))
     # Every payload as a user message and as a reply, in one chat; then chats titled with payloads.
     bodies = [payload for payload in PAYLOADS for _ in range(2)]
-    main_chat = import_chat(history, PAYLOADS[0], bodies, model=PAYLOADS[6])
+    main_chat = import_chat(files, PAYLOADS[0], bodies, model=PAYLOADS[6])
     for payload in PAYLOADS[1 : TITLED_CHATS + 1]:
-        import_chat(history, payload, ["question", "answer"], model=payload)
+        import_chat(files, payload, ["question", "answer"], model=payload)
     with clean_db.begin() as connection:
         # Thumbs down with payload comments, for the admin's quality list.
         replies = connection.execute(

@@ -9,11 +9,11 @@ from sqlalchemy import func, select, text
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
+from services.chat_files import ChatFiles, InvalidImport
 from services.errors import SessionNotFound
 from services.history import (
     ArchiveFilter,
     HistoryService,
-    InvalidImport,
     InvalidTitle,
     SessionFilters,
 )
@@ -31,7 +31,12 @@ ALLOWED_ENDPOINTS = {"model-a", "model-z"}
 
 @pytest.fixture
 def history(sessions) -> HistoryService:
-    return HistoryService(transactions=sessions, endpoint_allowed=ALLOWED_ENDPOINTS.__contains__)
+    return HistoryService(transactions=sessions)
+
+
+@pytest.fixture
+def files(sessions) -> ChatFiles:
+    return ChatFiles(transactions=sessions, endpoint_allowed=ALLOWED_ENDPOINTS.__contains__)
 
 
 def test_the_list_is_newest_first_with_pinned_on_top_and_counts(sessions, history) -> None:
@@ -133,7 +138,7 @@ def test_search_respects_filters(sessions, history) -> None:
     ] == [b]
 
 
-def test_another_user_sees_and_touches_nothing_of_alices(sessions, history) -> None:
+def test_another_user_sees_and_touches_nothing_of_alices(sessions, history, files) -> None:
     alices = add_session(sessions, ALICE.email, "Alice secret plan", ["secret plan details"])
     assert history.list_page(BOB, SessionFilters(archived=ArchiveFilter.ALL)).items == []
     assert history.search(BOB, "secret", SessionFilters(archived=ArchiveFilter.ALL)) == []
@@ -145,21 +150,21 @@ def test_another_user_sees_and_touches_nothing_of_alices(sessions, history) -> N
             lambda sid: history.set_pinned(BOB, sid, True),
             lambda sid: history.set_archived(BOB, sid, True),
             lambda sid: history.delete(BOB, sid),
-            lambda sid: history.export_json(BOB, sid),
-            lambda sid: history.export_markdown(BOB, sid),
+            lambda sid: files.export_json(BOB, sid),
+            lambda sid: files.export_markdown(BOB, sid),
         ):
             with pytest.raises(SessionNotFound) as caught:
                 action(session_id)
             assert str(caught.value) == SessionNotFound.user_message  # the same answer for both
-    assert list(history.export_all_jsonl(BOB)) == []
+    assert list(files.export_all_jsonl(BOB)) == []
     page = history.list_page(ALICE, ACTIVE)
     assert [(i.title, i.pinned, i.archived) for i in page.items] == [("Alice secret plan", False, False)]
 
 
-def test_an_import_always_lands_in_the_importers_own_history(sessions, history) -> None:
+def test_an_import_always_lands_in_the_importers_own_history(sessions, history, files) -> None:
     alices = add_session(sessions, ALICE.email, "Alice's", ["hello"])
-    exported = history.export_json(ALICE, alices)
-    imported = history.import_json(BOB, exported)
+    exported = files.export_json(ALICE, alices)
+    imported = files.import_json(BOB, exported)
     assert imported != alices
     assert [i.id for i in history.list_page(BOB, ACTIVE).items] == [imported]
     assert [i.id for i in history.list_page(ALICE, ACTIVE).items] == [alices]
@@ -212,9 +217,9 @@ def stored_document(sessions, session_id: uuid.UUID) -> tuple[dict, list[dict]]:
         return dict(session), [dict(m) for m in messages]
 
 
-def test_json_export_holds_exactly_what_is_stored(sessions, history) -> None:
+def test_json_export_holds_exactly_what_is_stored(sessions, history, files) -> None:
     session_id = add_session(sessions, ALICE.email, "Export me", ["Q: *markdown* & <b>", "A: ünïcødé 👋"])
-    document = json.loads(history.export_json(ALICE, session_id))
+    document = json.loads(files.export_json(ALICE, session_id))
     session, messages = stored_document(sessions, session_id)
     assert document["format"] == "lakebase-chat.session" and document["version"] == 1
     assert document["session"]["title"] == session["title"]
@@ -236,29 +241,29 @@ def test_json_export_holds_exactly_what_is_stored(sessions, history) -> None:
         assert datetime.fromisoformat(exported["created_at"]) == stored["created_at"]
 
 
-def test_markdown_export_has_every_message_in_order(sessions, history) -> None:
+def test_markdown_export_has_every_message_in_order(sessions, history, files) -> None:
     session_id = add_session(sessions, ALICE.email, "Trip", ["Where to?", "Lisbon.", "When?", "May."])
-    markdown = history.export_markdown(ALICE, session_id)
+    markdown = files.export_markdown(ALICE, session_id)
     assert markdown.startswith("# Trip\n")
     positions = [markdown.index(f"\n{text}\n") for text in ("Where to?", "Lisbon.", "When?", "May.")]
     assert positions == sorted(positions)
     assert markdown.count("## You") == 2 and markdown.count("## Assistant") == 2
 
 
-def test_import_of_an_export_round_trips_exactly(sessions, history) -> None:
+def test_import_of_an_export_round_trips_exactly(sessions, history, files) -> None:
     original = add_session(sessions, ALICE.email, "Round trip", ["one", "two", "three"], model="model-z")
     history.set_pinned(ALICE, original, True)
-    exported = json.loads(history.export_json(ALICE, original))
-    imported = history.import_json(ALICE, json.dumps(exported).encode())
-    again = json.loads(history.export_json(ALICE, imported))
+    exported = json.loads(files.export_json(ALICE, original))
+    imported = files.import_json(ALICE, json.dumps(exported).encode())
+    again = json.loads(files.export_json(ALICE, imported))
     assert again["session"].pop("id") != exported["session"].pop("id")
     assert again == exported
 
 
-def test_all_sessions_export_as_json_lines(sessions, history) -> None:
+def test_all_sessions_export_as_json_lines(sessions, history, files) -> None:
     ids = [add_session(sessions, ALICE.email, f"S{i}", [f"m{i}"]) for i in range(3)]
     add_session(sessions, BOB.email, "Bob's", ["b"])
-    lines = "".join(history.export_all_jsonl(ALICE)).splitlines()
+    lines = "".join(files.export_all_jsonl(ALICE)).splitlines()
     assert sorted(json.loads(line)["session"]["id"] for line in lines) == sorted(str(i) for i in ids)
 
 
@@ -287,10 +292,10 @@ def test_all_sessions_export_as_json_lines(sessions, history) -> None:
     ],
 )
 def test_a_file_that_is_not_an_export_is_refused_clearly_and_stores_nothing(
-    sessions, history, data, words
+    sessions, history, data, words, files
 ) -> None:
     with pytest.raises(InvalidImport) as caught:
-        history.import_json(ALICE, data)
+        files.import_json(ALICE, data)
     assert words in caught.value.user_message
     with unit_of_work(sessions) as db:
         assert db.scalar(select(func.count()).select_from(ChatSessionRow)) == 0

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from services.application import build_application
+from services.chat_files import InvalidImport
 from services.config import Settings
-from services.history import InvalidImport
 from services.reply_details import MAX_STEPS, ReplyDetails, StepState
 from tests.fakes.serving import TOOL_NAME
 from tests.integration.helpers import ALICE, wait_for_reply
@@ -33,12 +33,12 @@ def test_tool_steps_survive_export_and_import_without_their_trace_ids(agent_app)
     session = agent_app.chat.create_session(ALICE)
     agent_app.chat.submit_message(ALICE, session.id, "weather in Paris", client_message_id=str(uuid.uuid4()))
     wait_for_reply(agent_app.chat, ALICE, session.id)
-    exported = json.loads(agent_app.history.export_json(ALICE, session.id))
+    exported = json.loads(agent_app.files.export_json(ALICE, session.id))
     details = exported["messages"][-1]["details"]
     assert details["steps"][0]["name"] == TOOL_NAME and details["trace_id"].startswith("tr-")
-    assert f"Tool `{TOOL_NAME}`" in agent_app.history.export_markdown(ALICE, session.id)
+    assert f"Tool `{TOOL_NAME}`" in agent_app.files.export_markdown(ALICE, session.id)
 
-    imported_id = agent_app.history.import_json(ALICE, json.dumps(exported))
+    imported_id = agent_app.files.import_json(ALICE, json.dumps(exported))
     reply = agent_app.chat.messages(ALICE, imported_id)[-1]
     assert reply.details.steps[0].name == TOOL_NAME and reply.details.steps[0].state is StepState.DONE
     # A file's trace ids would let it attach this user's ratings to any trace: they are dropped.
@@ -55,11 +55,11 @@ def test_malformed_details_in_a_file_are_refused_and_nothing_is_imported(agent_a
             {"seq": 2, "role": "assistant", "content": "a", "status": "complete", "details": {"steps": "x"}},
         ],
     }
-    before = agent_app.history.count_exportable(ALICE)
+    before = agent_app.files.count_exportable(ALICE)
     with pytest.raises(InvalidImport) as raised:
-        agent_app.history.import_json(ALICE, json.dumps(document))
+        agent_app.files.import_json(ALICE, json.dumps(document))
     assert "messages[1].details" in raised.value.user_message
-    assert agent_app.history.count_exportable(ALICE) == before
+    assert agent_app.files.count_exportable(ALICE) == before
 
 
 def test_details_are_cleaned_and_bounded() -> None:

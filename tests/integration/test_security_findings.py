@@ -14,8 +14,8 @@ from sqlalchemy import text
 from persistence.analytics import AnalyticsRepository
 from persistence.database import build_engine, session_factory
 from services.application import build_application
+from services.chat_files import ChatFiles, InvalidImport
 from services.config import Settings
-from services.history import HistoryService, InvalidImport
 from services.model_clients.port import GenerationParams, ModelError, PromptMessage
 from services.views import User
 from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply
@@ -73,7 +73,7 @@ def test_an_imported_chat_cannot_send_the_apps_token_to_another_workspace_path(
     app = build_application(Settings(_env_file=None))
     try:
         app.endpoints.refresh()
-        session_id = app.history.import_json(
+        session_id = app.files.import_json(
             ALICE, json.dumps(export_document("../../api/2.0/token/create#")).encode()
         )
         # The import kept the chat and dropped the endpoint: the chat uses the default.
@@ -116,18 +116,18 @@ def test_a_lone_surrogate_in_an_import_leaves_other_users_reads_working(database
     # One connection, shared by every user: the worst case.
     engine = build_engine(database_url, pool_size=1, max_overflow=0)
     try:
-        history = HistoryService(transactions=session_factory(engine))
+        files = ChatFiles(transactions=session_factory(engine))
         document = export_document(None)
         document["messages"][-1]["content"] = "broken \ud800 text"
         raw = json.dumps(document).encode()  # JSON carries the lone surrogate as \\ud800
         for _ in range(5):
-            imported = history.import_json(BOB, raw)
-        stored = history.export_json(BOB, imported)
+            imported = files.import_json(BOB, raw)
+        stored = files.export_json(BOB, imported)
         assert "broken \ufffd text" in stored
         failures = 0
         for _ in range(20):
             try:
-                history.export_json(BOB, imported)
+                files.export_json(BOB, imported)
             except Exception:
                 failures += 1
         assert failures == 0
@@ -153,10 +153,10 @@ def test_a_query_that_fails_before_reaching_the_server_discards_its_connection(d
     ("temperature", "max_tokens"), [(float("nan"), -5), (1e308, 10**6), (-1, 0), (2.5, 2**31)]
 )
 def test_imported_out_of_range_settings_fall_back_to_the_defaults(sessions, temperature, max_tokens) -> None:
-    history = HistoryService(transactions=sessions)
+    files = ChatFiles(transactions=sessions)
     document = export_document(None, temperature=temperature, max_tokens=max_tokens)
     raw = json.dumps(document, allow_nan=True).encode()
-    session_id = history.import_json(ALICE, raw)
+    session_id = files.import_json(ALICE, raw)
     service = chat_service(sessions)
     effective = service.effective_model_settings(service.get_session(ALICE, session_id))
     assert effective.temperature == 0.7 and effective.max_tokens == 1024
@@ -166,7 +166,7 @@ def test_imported_out_of_range_settings_fall_back_to_the_defaults(sessions, temp
 
 
 def test_import_limits_and_bad_documents_are_refused_with_a_message(sessions) -> None:
-    history = HistoryService(transactions=sessions)
+    files = ChatFiles(transactions=sessions)
     deep = (
         b'{"format": "lakebase-chat.session", "version": 1, "session": '
         + b"[" * 100_000
@@ -184,17 +184,17 @@ def test_import_limits_and_bad_documents_are_refused_with_a_message(sessions) ->
         (json.dumps(many).encode(), "5,000 can be imported"),
     ]:
         with pytest.raises(InvalidImport, match=expected):
-            history.import_json(ALICE, data)
+            files.import_json(ALICE, data)
     with sessions() as db:
         assert db.execute(text("SELECT count(*) FROM chat_session")).scalar() == 0
 
 
 def test_a_figure_beyond_a_database_integer_is_dropped_not_a_crash(sessions) -> None:
-    history = HistoryService(transactions=sessions)
+    files = ChatFiles(transactions=sessions)
     document = export_document(None)
     document["messages"][1].update(prompt_tokens=2**31, completion_tokens=-3, latency_ms=10**20)
-    session_id = history.import_json(ALICE, json.dumps(document).encode())
-    exported = json.loads(history.export_json(ALICE, session_id))
+    session_id = files.import_json(ALICE, json.dumps(document).encode())
+    exported = json.loads(files.export_json(ALICE, session_id))
     assert exported["messages"][1]["prompt_tokens"] is None
     assert exported["messages"][1]["completion_tokens"] is None
 
@@ -203,12 +203,12 @@ def test_a_figure_beyond_a_database_integer_is_dropped_not_a_crash(sessions) -> 
 
 
 def test_imported_messages_are_left_out_of_usage_figures(sessions) -> None:
-    history = HistoryService(transactions=sessions)
+    files = ChatFiles(transactions=sessions)
     document = export_document(None)
     for message in document["messages"]:
         message["created_at"] = datetime.now(UTC).isoformat()
     document["messages"][1]["completion_tokens"] = 1_000_000
-    history.import_json(User("mallory@example.com"), json.dumps(document).encode())
+    files.import_json(User("mallory@example.com"), json.dumps(document).encode())
     service = chat_service(sessions)
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "real question", client_message_id="real-1")
@@ -222,12 +222,12 @@ def test_imported_messages_are_left_out_of_usage_figures(sessions) -> None:
 
 
 def test_export_all_comes_in_bounded_parts_that_together_hold_every_chat(sessions) -> None:
-    history = HistoryService(transactions=sessions)
-    ids = {str(history.import_json(ALICE, json.dumps(export_document(None)).encode())) for _ in range(5)}
-    parts = [list(history.export_all_jsonl(ALICE, part=part, chats_per_part=2)) for part in range(3)]
+    files = ChatFiles(transactions=sessions)
+    ids = {str(files.import_json(ALICE, json.dumps(export_document(None)).encode())) for _ in range(5)}
+    parts = [list(files.export_all_jsonl(ALICE, part=part, chats_per_part=2)) for part in range(3)]
     assert [len(part) for part in parts] == [2, 2, 1]
     exported = {json.loads(line)["session"]["id"] for part in parts for line in part}
-    assert exported == ids and history.count_exportable(ALICE) == 5
+    assert exported == ids and files.count_exportable(ALICE) == 5
 
 
 # -- 4 (titles) and 9 (what pages show) ---------------------------------------------------------------

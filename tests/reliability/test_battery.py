@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 from persistence.database import session_factory
 from services.admin import AdminService
 from services.application import build_application
+from services.chat_files import ChatFiles
 from services.config import Settings
 from services.errors import UserError
 from services.feedback import FeedbackService
@@ -355,6 +356,7 @@ def test_two_tabs_racing_on_one_chat_store_nothing_twice(sessions, clean_db, bat
 def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None:
     service = chat_service(sessions, ScriptedModel(["private reply"]))
     history = HistoryService(transactions=sessions)
+    files = ChatFiles(transactions=sessions)
     feedback = FeedbackService(transactions=sessions)
     admin = AdminService(transactions=sessions)
     session = service.create_session(ALICE)
@@ -362,7 +364,7 @@ def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None
     wait_until_settled(service, ALICE, session.id)
     reply_id = service.messages(ALICE, session.id)[-1].id
     feedback.rate(ALICE, reply_id, 1, "alice's comment")
-    before = history.export_json(ALICE, session.id)
+    before = files.export_json(ALICE, session.id)
     sid, rid, mid = session.id, submitted.request_id, reply_id
     operations = {
         "get_session": lambda: service.get_session(BOB, sid),
@@ -378,8 +380,8 @@ def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None
         "pin": lambda: history.set_pinned(BOB, sid, True),
         "archive": lambda: history.set_archived(BOB, sid, True),
         "delete": lambda: history.delete(BOB, sid),
-        "export_json": lambda: history.export_json(BOB, sid),
-        "export_markdown": lambda: history.export_markdown(BOB, sid),
+        "export_json": lambda: files.export_json(BOB, sid),
+        "export_markdown": lambda: files.export_markdown(BOB, sid),
         "rate": lambda: feedback.rate(BOB, mid, -1, "bob's comment"),
         "ratings_in_session": lambda: feedback.ratings_in_session(BOB, sid) or _refuse(),
         "admin_view_session": lambda: admin.view_session(BOB, sid),
@@ -395,7 +397,7 @@ def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None
             pass
         except Exception as error:  # a refusal must be a clear message too
             battery_row.unexpected += not is_clear_refusal(error)
-    assert history.export_json(ALICE, session.id) == before
+    assert files.export_json(ALICE, session.id) == before
     assert (battery_row.cross_user, battery_row.unexpected) == (0, 0)
 
 
@@ -510,6 +512,7 @@ def test_bad_input_through_every_input_gets_a_result_or_a_clear_message(
         sessions, ScriptedModel(["fine"]), max_message_chars=limit, max_turns_per_minute_per_user=10_000
     )
     history = HistoryService(transactions=sessions)
+    files = ChatFiles(transactions=sessions)
     feedback = FeedbackService(transactions=sessions)
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "first", client_message_id="first")
@@ -547,7 +550,7 @@ def test_bad_input_through_every_input_gets_a_result_or_a_clear_message(
             ),
             (
                 "import",
-                lambda: history.import_json(ALICE, json.dumps(document).encode("utf-8", "surrogatepass")),
+                lambda: files.import_json(ALICE, json.dumps(document).encode("utf-8", "surrogatepass")),
             ),
         ]
 
@@ -576,7 +579,7 @@ def test_markup_payloads_render_inert_on_every_page(app_env, clean_db, battery_r
     from components.runtime import close_cached_application
     from tests.conftest import PROJECT_ROOT
 
-    history = HistoryService(transactions=session_factory(clean_db))
+    files = ChatFiles(transactions=session_factory(clean_db))
     developer = User("developer@localhost")
     messages = [
         {
@@ -594,10 +597,10 @@ def test_markup_payloads_render_inert_on_every_page(app_env, clean_db, battery_r
         "session": {"title": PAYLOADS[0]},
         "messages": messages,
     }
-    chat_id = history.import_json(developer, json.dumps(document).encode())
+    chat_id = files.import_json(developer, json.dumps(document).encode())
     for payload in PAYLOADS[:20]:
         titled = {**document, "session": {"title": payload}, "messages": messages[:2]}
-        history.import_json(developer, json.dumps(titled).encode())
+        files.import_json(developer, json.dumps(titled).encode())
     try:
         for page, query in (("pages/chat.py", {"session": str(chat_id)}), ("pages/history.py", {})):
             app = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=60)
@@ -637,7 +640,7 @@ def test_no_canary_reaches_the_logs(fake_serving, app_env, clean_db, caplog, bat
         )
         wait_until_settled(app.chat, ALICE, session.id)
         with pytest.raises(UserError):
-            app.history.import_json(ALICE, b"{" + CANARY_TEXT.encode() + b"}")
+            app.files.import_json(ALICE, b"{" + CANARY_TEXT.encode() + b"}")
         battery_row.cases = 3
         battery_row.faults = 1
     finally:

@@ -147,11 +147,11 @@ def test_exports_are_exactly_what_is_stored(open_app, seed, clean_db, downloads)
     buttons = {b.proto.label: b.proto.url for b in app.get("download_button")}
     markdown = downloads[buttons["Export Markdown"].rsplit("/", 1)[1].split(".")[0]]
     exported = downloads[buttons["Export JSON"].rsplit("/", 1)[1].split(".")[0]]
-    history = cached_application(get_settings()).history
+    files = cached_application(get_settings()).files
     from services.views import User
 
-    assert exported == history.export_json(User(DEVELOPER), session_id).encode()
-    assert markdown == history.export_markdown(User(DEVELOPER), session_id).encode()
+    assert exported == files.export_json(User(DEVELOPER), session_id).encode()
+    assert markdown == files.export_markdown(User(DEVELOPER), session_id).encode()
     document = json.loads(exported)
     with clean_db.connect() as connection:
         stored = connection.execute(
@@ -189,10 +189,10 @@ def test_import_round_trip_and_a_bad_file(open_app, seed, clean_db, downloads) -
         ]
     assert len(ids) == 2
     imported = next(i for i in ids if i != original)
-    history = cached_application(get_settings()).history
+    files = cached_application(get_settings()).files
     from services.views import User
 
-    again = json.loads(history.export_json(User(DEVELOPER), imported))
+    again = json.loads(files.export_json(User(DEVELOPER), imported))
     first = json.loads(exported)
     again["session"].pop("id"), first["session"].pop("id")
     # This app runs the demo model only, so the imported chat cannot keep `model-a`: it uses the default.
@@ -206,13 +206,14 @@ def test_import_round_trip_and_a_bad_file(open_app, seed, clean_db, downloads) -
 def test_sidebar_and_home_follow_renames_deletes_and_imports(open_app, seed) -> None:
     kept = seed("Kept chat", ["k"])
     gone = seed("Gone chat", ["g"])
-    history = cached_application(get_settings()).history
+    files = cached_application(get_settings()).files
     from services.views import User
 
     user = User(DEVELOPER)
+    history = cached_application(get_settings()).history
     history.rename(user, kept, "Renamed chat")
     history.delete(user, gone)
-    history.import_json(user, history.export_json(user, kept).replace("Renamed chat", "Imported chat"))
+    files.import_json(user, files.export_json(user, kept).replace("Renamed chat", "Imported chat"))
     chat = open_app(CHAT_PAGE)
     sidebar_links = [link.proto.label for link in chat.sidebar.get("page_link")]
     home = open_app()
