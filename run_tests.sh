@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit, integration (a real embedded PostgreSQL), UI (AppTest) and lint.
+# Run the whole test suite: lint (ruff), types (mypy, strict on services/ and persistence/), then unit,
+# integration (a real embedded PostgreSQL), UI (AppTest), browser, deploy and reliability tests.
 # Makes or updates .venv with the dev requirements first. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,4 +20,5 @@ fi
 
 .venv/bin/python -m ruff check .
 .venv/bin/python -m ruff format --check .
+.venv/bin/python -m mypy
 .venv/bin/python -m pytest "$@"

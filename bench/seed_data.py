@@ -43,7 +43,7 @@ language grammar school teacher student lesson exam score
 """.split()  # noqa: SIM905 - a paragraph of words reads better than a list
 
 
-def seed(engine) -> None:  # noqa: ANN001 - an Engine
+def seed(engine: Engine) -> None:
     words = "ARRAY[" + ",".join(f"'{w}'" for w in VOCABULARY) + "]"
     n = len(VOCABULARY)
     other_messages = TOTAL_MESSAGES - TARGET_SESSIONS * TARGET_MESSAGES_PER_SESSION

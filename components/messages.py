@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components.markup import message_markdown, plain
 from services.reply_buffer import ReplySnapshot
@@ -147,12 +148,12 @@ def render_streaming_reply(updates: Iterator[ReplySnapshot]) -> str:
     text_slot.caption("Thinking…")
     sources_slot = st.empty()
     reasoning_slot = None
-    step_slots: dict[str, object] = {}
-    drawn: dict[object, object] = {}  # slot -> what it shows, so an unchanged part is not resent
+    step_slots: dict[str, DeltaGenerator] = {}
+    drawn: dict[DeltaGenerator, object] = {}  # slot -> what it shows, so an unchanged part is not resent
     text = ""
     shown = False
 
-    def draw(slot, value, render: Callable[[], None]) -> None:  # noqa: ANN001 - a Streamlit slot
+    def draw(slot: DeltaGenerator, value: object, render: Callable[[], None]) -> None:
         if drawn.get(slot) != value:
             drawn[slot] = value
             with slot.container():

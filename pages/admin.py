@@ -14,7 +14,7 @@ from components import state
 from components.csv_export import csv_bytes
 from components.markup import plain, plain_block
 from components.runtime import application_or_stop, current_user_or_stop
-from services.admin import UsageReport
+from services.admin import RatedReply, UsageReport
 from services.errors import NotAnAdmin
 from services.views import User
 
@@ -36,7 +36,7 @@ def _usage(admin_email: str, start: date, end: date) -> UsageReport:
 
 
 @st.cache_data(ttl=60, max_entries=8, show_spinner=False)
-def _thumbs_down(admin_email: str):  # noqa: ANN202 - a list of RatedReply
+def _thumbs_down(admin_email: str) -> list[RatedReply]:
     return app.admin.recent_thumbs_down(User(admin_email, is_admin=True))
 
 

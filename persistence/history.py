@@ -60,7 +60,7 @@ class HistoryRepository:
         self._db = db
         self._owner_id = owner_id
 
-    def _filtered(self, filters: SessionFilters) -> Select[tuple[ChatSessionRow]]:
+    def _filtered(self, filters: SessionFilters) -> Select[ChatSessionRow]:
         statement = select(ChatSessionRow).where(
             ChatSessionRow.owner_id == self._owner_id, ChatSessionRow.deleted_at.is_(None)
         )

@@ -20,12 +20,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from persistence.reconnect import AUTH_FAILED, sqlstate
+
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def _expiry_seconds(value: Any) -> float:
     if value is None:
         return time.time() + 3600
     if hasattr(value, "ToDatetime"):
-        return value.ToDatetime(tzinfo=UTC).timestamp()
+        return float(value.ToDatetime(tzinfo=UTC).timestamp())
     if isinstance(value, datetime):
         return value.timestamp()
     try:
@@ -73,10 +77,10 @@ def _expiry_seconds(value: Any) -> float:
 class LakebaseCredentials:
     """Caches the database token; one refresh at a time, shared by every waiting thread."""
 
-    def __init__(self, target: LakebaseTarget, *, workspace_client: Callable[[], Any]) -> None:
+    def __init__(self, target: LakebaseTarget, *, workspace_client: Callable[[], WorkspaceClient]) -> None:
         self._target = target
         self._workspace_client = workspace_client
-        self._client: Any = None
+        self._client: WorkspaceClient | None = None
         self._credential: Credential | None = None
         self._lock = threading.Lock()
         self.refreshes = 0
@@ -84,14 +88,21 @@ class LakebaseCredentials:
     def _generate(self) -> Credential:
         if self._client is None:
             self._client = self._workspace_client()
+        response: object
         if self._target.endpoint:
             response = self._client.postgres.generate_database_credential(endpoint=self._target.endpoint)
-        else:
+        elif self._target.instance_name:
             response = self._client.database.generate_database_credential(
                 instance_names=[self._target.instance_name], request_id=str(uuid.uuid4())
             )
+        else:
+            raise ValueError("a Lakebase target names an endpoint or an instance")
+        token = getattr(response, "token", None)
+        if not token:
+            raise ValueError("the workspace answered without a database credential")
+        # Autoscaling says expire_time, provisioned instances expiration_time.
         expires = getattr(response, "expire_time", None) or getattr(response, "expiration_time", None)
-        return Credential(token=response.token, expires_at=_expiry_seconds(expires))
+        return Credential(token=token, expires_at=_expiry_seconds(expires))
 
     def token(self, *, force_refresh: bool = False) -> str:
         seen = self._credential
@@ -126,6 +137,7 @@ def tls_context(sslmode: str) -> ssl.SSLContext | None:
 def build_lakebase_engine(
     target: LakebaseTarget, credentials: LakebaseCredentials, *, pool_size: int = 10
 ) -> Engine:
+
     connect_args: dict[str, Any] = {"timeout": 10}
     if target.host.startswith("/"):
         # As in libpq, a host that is a path names the folder of a Unix socket (no TLS there).
@@ -153,7 +165,9 @@ def build_lakebase_engine(
     )
 
     @event.listens_for(engine, "do_connect")
-    def _connect_with_token(dialect, connection_record, cargs, cparams):  # noqa: ANN001, ANN202
+    def _connect_with_token(
+        dialect: Dialect, connection_record: object, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> DBAPIConnection:
         cparams["password"] = credentials.token()
         try:
             return dialect.connect(*cargs, **cparams)

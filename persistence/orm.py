@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -91,7 +92,7 @@ class ChatMessageRow(Base):
     # timestamps and token counts are the file's word, not this app's record).
     imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # A reply's tool steps, reasoning, sources and trace ids (services.reply_details), or None.
-    details: Mapped[dict | None] = mapped_column(JSONB)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,

@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
@@ -58,7 +58,7 @@ def is_connection_error(error: BaseException) -> bool:
     return text in {"InterfaceError", "OperationalError"} and code is None
 
 
-def retry_on_disconnect(work: Callable[[], Any], *, attempts: int = 3, pause_seconds: float = 0.2) -> Any:
+def retry_on_disconnect(work: Callable[[], R], *, attempts: int = 3, pause_seconds: float = 0.2) -> R:
     """Run `work` again when the connection broke under it. Only for work that is safe to repeat."""
     for attempt in range(1, attempts + 1):
         try:
@@ -76,7 +76,7 @@ def safe_to_repeat(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        return retry_on_disconnect(lambda: method(*args, **kwargs))
+        return retry_on_disconnect(functools.partial(method, *args, **kwargs))
 
     return wrapper
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ class SessionRepository:
         self._db = db
         self._owner_id = owner_id
 
-    def _visible(self):  # noqa: ANN202 - a select() under construction
+    def _visible(self) -> Select[ChatSessionRow]:
         return select(ChatSessionRow).where(
             ChatSessionRow.owner_id == self._owner_id, ChatSessionRow.deleted_at.is_(None)
         )
@@ -131,7 +131,7 @@ class MessageRepository:
             .where(ChatMessageRow.session_id == row.session_id)
             .scalar_subquery()
         )
-        row.seq = next_seq  # type: ignore[assignment]  # evaluated by PostgreSQL in the INSERT
+        row.seq = next_seq  # evaluated by PostgreSQL in the INSERT
         self._db.add(row)
         self._db.flush()
         self._db.refresh(row, attribute_names=["seq", "created_at"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def use_schema_on_every_connection(
     """
 
     @event.listens_for(engine, "connect", insert=True)
-    def _set_search_path(dbapi_connection, connection_record) -> None:  # noqa: ANN001
+    def _set_search_path(dbapi_connection: DBAPIConnection, connection_record: object) -> None:
         # SET inside a transaction is undone by the pool's rollback; run it in autocommit.
         previous = dbapi_connection.autocommit
         dbapi_connection.autocommit = True

@@ -199,9 +199,10 @@ class ChatService:
             result = self._store_submission(user, session_id, checked.text, client_message_id, notices)
         except IntegrityError:
             # A concurrent submit with the same client id won the race: answer with its result.
-            result = self._existing_submission(user, client_message_id)
-            if result is None:
+            existing = self._existing_submission(user, client_message_id)
+            if existing is None:
                 raise
+            result = existing
         if not result.duplicate or result.waiting_for_runner:
             # start() is idempotent in this process; a turn another process already runs is
             # refused by its own preparation (the request is no longer pending there).
@@ -232,6 +233,7 @@ class ChatService:
             return existing
         with unit_of_work(self._transactions) as db:
             sessions = SessionRepository(db, owner_id=user.email)
+            session: ChatSessionRow | None
             if session_id is None:
                 session = sessions.add(self._new_session_row())
                 session_id = session.id
@@ -336,7 +338,6 @@ class ChatService:
                     request_id=request.id,
                     owner_id=user.email,
                     outcome=TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE),
-                    model=None,
                 )
                 db.commit()
                 return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -22,6 +22,9 @@ from persistence.lakebase import LakebaseCredentials, LakebaseTarget, build_lake
 from persistence.reconnect import discard_connection_after_foreign_errors
 from persistence.schema import use_schema_on_every_connection
 from services.config import Settings
+
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,13 @@ def resolve_database_target(settings: Settings) -> DatabaseTarget:
     return DatabaseTarget(url=server.sqlalchemy_url(), description="embedded PostgreSQL (local)")
 
 
-def open_database(settings: Settings, *, workspace_client: Callable[[], Any]) -> tuple[Engine, str]:
+def open_database(
+    settings: Settings, *, workspace_client: Callable[[], WorkspaceClient]
+) -> tuple[Engine, str]:
     """The engine for the configured database and a description of it for the UI (no secrets)."""
     if settings.uses_lakebase:
-        assert settings.pghost is not None and settings.pguser is not None
+        assert settings.pghost is not None
+        assert settings.pguser is not None
         target = LakebaseTarget(
             host=settings.pghost,
             port=settings.pgport,

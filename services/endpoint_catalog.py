@@ -9,11 +9,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from services.endpoint_names import is_serving_endpoint_name
 from services.model_clients.demo import DEMO_MODEL_NAME
 from services.model_clients.wire_formats import CHAT_TASKS
+
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.serving import ServingEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,7 @@ class EndpointCatalog:
         self,
         *,
         default_endpoint: str,
-        workspace_client: Callable[[], Any] | None,
+        workspace_client: Callable[[], WorkspaceClient] | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`workspace_client` is None when no Databricks workspace is configured (demo model,
@@ -51,7 +55,7 @@ class EndpointCatalog:
         self._note: str | None = "The list of serving endpoints is loading; reload in a moment to see it."
         self._fresh_until = 0.0
         self._refreshing = False
-        self._client: Any = None
+        self._client: WorkspaceClient | None = None
 
     def choices(self) -> EndpointChoices:
         """The cached choices; starts a background refresh when they are stale. Never blocks."""
@@ -128,10 +132,11 @@ class EndpointCatalog:
         try:
             if self._client is None:
                 self._client = self._workspace_client()  # type: ignore[misc]
-            chat_endpoints = {
+            chat_endpoints: dict[str, str | None] = {
                 endpoint.name: endpoint.task
                 for endpoint in self._client.serving_endpoints.list()
-                if is_serving_endpoint_name(endpoint.name)
+                if endpoint.name is not None
+                and is_serving_endpoint_name(endpoint.name)
                 and endpoint.task in CHAT_TASKS
                 and _is_ready(endpoint)
             }
@@ -154,7 +159,7 @@ class EndpointCatalog:
             self._refreshing = False
 
 
-def _is_ready(endpoint: Any) -> bool:
+def _is_ready(endpoint: ServingEndpoint) -> bool:
     state = getattr(endpoint, "state", None)
     ready = getattr(state, "ready", None)
     return getattr(ready, "value", ready) == "READY"

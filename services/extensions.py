@@ -17,12 +17,15 @@ import importlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.config import Settings
 from services.errors import UserError
 from services.model_clients.port import PromptMessage
 from services.reply_details import Source
+
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,16 @@ class ExtensionNotFound(UserError):
     """TURN_EXTENSION names a factory that cannot be imported: start-up stops and says so."""
 
 
-def load_extension(settings: Settings, *, workspace_client: Callable[[], Any] | None) -> TurnExtension:
+def load_extension(
+    settings: Settings, *, workspace_client: Callable[[], WorkspaceClient] | None
+) -> TurnExtension:
     """The configured extension; a factory that cannot be imported stops start-up, naming the setting."""
     if settings.turn_extension is not None:
         module_name, _, factory_name = settings.turn_extension.partition(":")
         try:
-            factory = getattr(importlib.import_module(module_name), factory_name)
+            factory: Callable[[Settings], TurnExtension] = getattr(
+                importlib.import_module(module_name), factory_name
+            )
         except (ImportError, AttributeError) as error:
             raise ExtensionNotFound(
                 f"TURN_EXTENSION is set to `{settings.turn_extension}`, but that factory could not be "

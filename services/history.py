@@ -39,7 +39,7 @@ PAGE_SIZE = 20
 PINNED_LIMIT = 50
 SEARCH_LIMIT = 50
 
-__all__ = ["ArchiveFilter", "Cursor", "SessionFilters", "HistoryService", "InvalidTitle"]
+__all__ = ["ArchiveFilter", "Cursor", "HistoryService", "InvalidTitle", "SessionFilters"]
 
 
 class InvalidTitle(UserError):

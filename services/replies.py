@@ -4,6 +4,8 @@ And what a person is told when a reply could not be written or stored."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -37,16 +39,43 @@ UNEXPECTED_FAILURE_MESSAGE = (
 )
 
 
+@dataclass(frozen=True)
+class ReplyMetrics:
+    """What a reply is measured by: which model wrote it, its tokens, and how long it took."""
+
+    model: str | None = None
+    usage: Usage | None = None
+    time_to_first_token_ms: int | None = None
+    latency_ms: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "prompt_tokens": self.usage.prompt_tokens if self.usage else None,
+            "completion_tokens": self.usage.completion_tokens if self.usage else None,
+            "time_to_first_token_ms": self.time_to_first_token_ms,
+            "latency_ms": self.latency_ms,
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> ReplyMetrics:
+        prompt_tokens, completion_tokens = document.get("prompt_tokens"), document.get("completion_tokens")
+        has_usage = prompt_tokens is not None or completion_tokens is not None
+        return cls(
+            model=document.get("model"),
+            usage=Usage(prompt_tokens or 0, completion_tokens or 0) if has_usage else None,
+            time_to_first_token_ms=document.get("time_to_first_token_ms"),
+            latency_ms=document.get("latency_ms"),
+        )
+
+
 def close_request(
     db: Session,
     *,
     request_id: uuid.UUID,
     owner_id: str,
     outcome: TurnOutcome,
-    model: str | None,
-    usage: Usage | None = None,
-    time_to_first_token_ms: int | None = None,
-    latency_ms: int | None = None,
+    metrics: ReplyMetrics = ReplyMetrics(),
 ) -> ChatMessageRow | None:
     """Store the assistant message and close its request, in the caller's transaction."""
     requests = RequestRepository(db, owner_id=owner_id)
@@ -63,11 +92,11 @@ def close_request(
             role=Role.ASSISTANT,
             content=text,
             status=outcome.status,
-            model=model,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            time_to_first_token_ms=time_to_first_token_ms,
-            latency_ms=latency_ms,
+            model=metrics.model,
+            prompt_tokens=metrics.usage.prompt_tokens if metrics.usage else None,
+            completion_tokens=metrics.usage.completion_tokens if metrics.usage else None,
+            time_to_first_token_ms=metrics.time_to_first_token_ms,
+            latency_ms=metrics.latency_ms,
             error_message=outcome.error_message,
             details=outcome.details.to_json(),
         )

@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from persistence.statuses import MessageStatus
 from services.reply_details import ReplyDetails
@@ -18,7 +18,7 @@ class TurnOutcome:
     status: MessageStatus
     text: str
     error_message: str | None
-    details: ReplyDetails = ReplyDetails()
+    details: ReplyDetails = field(default_factory=ReplyDetails)
 
 
 @dataclass(frozen=True)

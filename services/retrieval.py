@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from services.config import Settings
 from services.context import fit_to_budget
@@ -30,11 +30,14 @@ INSTRUCTION = (
     "them by number, like [1]. If they do not hold the answer, answer from what you know and say "
     "that the passages did not cover it."
 )
+
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
 QUERY_CHARS = 2_000  # the query is the newest message, cut to a length an embedding model takes
 
 
 class VectorSearchRetrieval:
-    def __init__(self, settings: Settings, *, workspace_client: Callable[[], Any]) -> None:
+    def __init__(self, settings: Settings, *, workspace_client: Callable[[], WorkspaceClient]) -> None:
         if settings.vector_search_index is None:
             raise ValueError("VectorSearchRetrieval needs VECTOR_SEARCH_INDEX")
         self._index = settings.vector_search_index
@@ -44,7 +47,7 @@ class VectorSearchRetrieval:
         self._results = settings.vector_search_results
         self._share = settings.retrieval_budget_share
         self._workspace_client = workspace_client
-        self._client: Any = None
+        self._client: WorkspaceClient | None = None
         self._lock = threading.Lock()
 
     def _columns(self) -> list[str]:
@@ -64,8 +67,10 @@ class VectorSearchRetrieval:
             query_text=query[:QUERY_CHARS],
             num_results=self._results,
         )
+        if answer.manifest is None or answer.result is None:
+            return []  # an index that found nothing may leave both out
         names = [column.name for column in (answer.manifest.columns or [])]
-        sources = []
+        sources: list[Source] = []
         for row in answer.result.data_array or []:
             values = dict(zip(names, row, strict=False))
             text = str(values.get(self._text_column) or "").strip()

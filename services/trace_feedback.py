@@ -18,13 +18,16 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
 from persistence.repositories import TraceRatingRepository
+
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +49,12 @@ class TraceFeedbackSender:
         self,
         *,
         transactions: sessionmaker[Session],
-        workspace_client: Callable[[], Any],
+        workspace_client: Callable[[], WorkspaceClient],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._transactions = transactions
         self._workspace_client = workspace_client
-        self._client: Any = None
+        self._client: WorkspaceClient | None = None
         self._clock = clock
         self._not_before: dict[int, float] = {}  # feedback id -> when to try again after a failure
         self._lock = threading.Lock()

@@ -9,6 +9,7 @@ what was written and close the request as `interrupted`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import queue
 import threading
@@ -61,6 +62,7 @@ from services.replies import (
     NO_USER_TOKEN_MESSAGE,
     SAVE_FAILED_MESSAGE,
     UNEXPECTED_FAILURE_MESSAGE,
+    ReplyMetrics,
     close_request,
 )
 from services.reply_buffer import TurnBuffer, TurnOutcome
@@ -127,7 +129,7 @@ def _until_stopped(stream: Iterator[StreamEvent], buffer: TurnBuffer) -> Iterato
         yield item  # type: ignore[misc]
 
 
-def _with_event(details: ReplyDetails, event: StreamEvent) -> ReplyDetails:
+def _with_event(details: ReplyDetails, *, event: StreamEvent) -> ReplyDetails:
     if isinstance(event, ReasoningDelta):
         return details.with_reasoning(event.text)
     if isinstance(event, ToolCallStarted):
@@ -260,7 +262,7 @@ class TurnRunner:
             if not buffer.done:
                 outcome = TurnOutcome(MessageStatus.ERROR, buffer.text(), UNEXPECTED_FAILURE_MESSAGE)
                 # Close the request too: left open, it would refuse the chat's next message until stale.
-                self._finish(buffer.request_id, owner_id, outcome, model=None)
+                self._finish(buffer.request_id, owner_id, outcome, ReplyMetrics())
                 buffer.finish(outcome)
         finally:
             with self._buffers_lock:
@@ -271,7 +273,7 @@ class TurnRunner:
         if buffer.stop_requested:
             # Stopped while still queued: close it without ever calling the model.
             outcome = TurnOutcome(MessageStatus.STOPPED, "", None)
-            self._finish(buffer.request_id, owner_id, outcome, model=None)
+            self._finish(buffer.request_id, owner_id, outcome, ReplyMetrics())
             buffer.finish(outcome)
             return
         prepared = retry_on_disconnect(lambda: self._prepare(buffer, owner_id))
@@ -340,7 +342,7 @@ class TurnRunner:
             # Checked again here, at the last moment: a stored or imported name never reaches a URL.
             logger.warning("Turn %s: refused an endpoint that is not allowed", request_id)
             outcome = TurnOutcome(MessageStatus.ERROR, "", EndpointNotAllowed(endpoint).user_message)
-            saved = self._finish(request_id, owner_id, outcome, model=None, usage=None)
+            saved = self._finish(request_id, owner_id, outcome, ReplyMetrics())
             buffer.finish(outcome if saved else TurnOutcome(MessageStatus.ERROR, "", SAVE_FAILED_MESSAGE))
             return
         client = self._models.client_for(endpoint)
@@ -348,7 +350,7 @@ class TurnRunner:
         if as_user and not user_token:
             # Never fall back to the app's own identity: the point is the user's permissions.
             outcome = TurnOutcome(MessageStatus.ERROR, "", NO_USER_TOKEN_MESSAGE)
-            saved = self._finish(request_id, owner_id, outcome, model=endpoint, usage=None)
+            saved = self._finish(request_id, owner_id, outcome, ReplyMetrics(model=endpoint))
             buffer.finish(outcome if saved else TurnOutcome(MessageStatus.ERROR, "", SAVE_FAILED_MESSAGE))
             return
         call_options = {"user_token": user_token} if as_user else {}
@@ -384,7 +386,7 @@ class TurnRunner:
                 else:
                     if first_token_at is None and isinstance(event, (ReasoningDelta, ToolCallStarted)):
                         first_token_at = self._clock()  # the first thing the user sees happen
-                    buffer.update_details(lambda details, event=event: _with_event(details, event))
+                    buffer.update_details(functools.partial(_with_event, event=event))
                 if buffer.stop_requested:
                     status = MessageStatus.STOPPED
                     break
@@ -415,10 +417,7 @@ class TurnRunner:
         if status == MessageStatus.COMPLETE:
             text = self._extension.finish(turn, text)
         outcome = TurnOutcome(status, text, error_message, buffer.details())
-        saved = self._finish(
-            request_id,
-            owner_id,
-            outcome,
+        metrics = ReplyMetrics(
             model=endpoint,
             usage=usage,
             time_to_first_token_ms=(
@@ -426,6 +425,7 @@ class TurnRunner:
             ),
             latency_ms=round((finished - started) * 1000),
         )
+        saved = self._finish(request_id, owner_id, outcome, metrics)
         buffer.finish(
             outcome
             if saved
@@ -459,13 +459,17 @@ class TurnRunner:
             # A missed checkpoint costs only durability of a partial reply; the turn goes on.
             logger.warning("Turn %s: checkpoint failed", request_id, exc_info=True)
 
-    def _finish(self, request_id: uuid.UUID, owner_id: str, outcome: TurnOutcome, **metrics: object) -> bool:
+    def _finish(
+        self, request_id: uuid.UUID, owner_id: str, outcome: TurnOutcome, metrics: ReplyMetrics
+    ) -> bool:
         """Store the reply and close its request. Returns False when the database would not take it
         within a few seconds; the reply is then kept in the local outbox and stored later."""
         for attempt in range(3):
             try:
                 with unit_of_work(self._transactions) as db:
-                    close_request(db, request_id=request_id, owner_id=owner_id, outcome=outcome, **metrics)
+                    close_request(
+                        db, request_id=request_id, owner_id=owner_id, outcome=outcome, metrics=metrics
+                    )
                     db.commit()
                 return True
             except Exception as error:
@@ -476,7 +480,6 @@ class TurnRunner:
                     type(error).__name__,
                 )
                 time.sleep(0.5 * (attempt + 1))
-        usage = metrics.get("usage")
         self._outbox.put(
             PendingReply(
                 request_id=request_id,
@@ -484,13 +487,7 @@ class TurnRunner:
                 status=outcome.status,
                 text=outcome.text,
                 error_message=outcome.error_message,
-                metrics={
-                    "model": metrics.get("model"),
-                    "prompt_tokens": getattr(usage, "prompt_tokens", None),
-                    "completion_tokens": getattr(usage, "completion_tokens", None),
-                    "time_to_first_token_ms": metrics.get("time_to_first_token_ms"),
-                    "latency_ms": metrics.get("latency_ms"),
-                },
+                metrics=metrics.to_json(),
                 details=outcome.details.to_json(),
             )
         )
@@ -500,19 +497,11 @@ class TurnRunner:
         """Store the replies the outbox holds; each leaves the outbox once stored. Returns how many."""
         stored = 0
         for reply in self._outbox.pending():
-            metrics = dict(reply.metrics)
-            prompt_tokens = metrics.pop("prompt_tokens", None)
-            completion_tokens = metrics.pop("completion_tokens", None)
-            usage = (
-                Usage(prompt_tokens=prompt_tokens or 0, completion_tokens=completion_tokens or 0)
-                if prompt_tokens is not None or completion_tokens is not None
-                else None
-            )
             try:
                 details = ReplyDetails.from_json(reply.details)
             except ValueError:
                 details = ReplyDetails()  # a damaged details document never holds up the reply itself
-            outcome = TurnOutcome(reply.status, reply.text, reply.error_message, details)
+            outcome = TurnOutcome(MessageStatus(reply.status), reply.text, reply.error_message, details)
             try:
                 with unit_of_work(self._transactions) as db:
                     close_request(
@@ -520,8 +509,7 @@ class TurnRunner:
                         request_id=reply.request_id,
                         owner_id=reply.owner_id,
                         outcome=outcome,
-                        usage=usage,
-                        **metrics,
+                        metrics=ReplyMetrics.from_json(reply.metrics),
                     )
                     db.commit()
             except Exception as error:
@@ -553,9 +541,7 @@ class TurnRunner:
                 if not self.is_abandoned(request, now):
                     continue
                 outcome = TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE)
-                close_request(
-                    db, request_id=request.id, owner_id=request.user_id, outcome=outcome, model=None
-                )
+                close_request(db, request_id=request.id, owner_id=request.user_id, outcome=outcome)
                 closed += 1
             db.commit()
         if closed:

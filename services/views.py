@@ -75,7 +75,7 @@ class MessageView:
     latency_ms: int | None
     error_message: str | None
     created_at: datetime
-    details: ReplyDetails = ReplyDetails()
+    details: ReplyDetails = field(default_factory=ReplyDetails)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ on an unreachable host, so nothing builds one at start-up or while drawing a pag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.config import Settings
 
+if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk import WorkspaceClient
 
-def workspace_client(settings: Settings) -> Any:
+
+def workspace_client(settings: Settings) -> WorkspaceClient:
     from databricks.sdk import WorkspaceClient
     from databricks.sdk.core import Config
 

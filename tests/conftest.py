@@ -43,7 +43,7 @@ SUITE_APP_ROLE = "chat_app"
 DATABASE_OWNER_ROLE = "database_owner"
 
 
-def _ensure_role(connection, role: str, *, login: bool) -> None:  # noqa: ANN001
+def _ensure_role(connection, role: str, *, login: bool) -> None:
     exists = connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
     if not exists:
         connection.execute(text(f'CREATE ROLE "{role}" {"LOGIN" if login else "NOLOGIN"}'))
@@ -118,7 +118,7 @@ def clean_db(engine: Engine) -> Engine:
 
 
 @pytest.fixture
-def sessions(clean_db: Engine):  # noqa: ANN201 - a sessionmaker
+def sessions(clean_db: Engine):
     return session_factory(clean_db)
 
 
@@ -201,7 +201,7 @@ def lakebase_standin(pg_server):
     admin.dispose()
 
 
-def _role_exists(connection) -> bool:  # noqa: ANN001
+def _role_exists(connection) -> bool:
     return bool(
         connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}).scalar()
     )

@@ -10,12 +10,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import openai
-from openai import OpenAI, Stream
-from openai.types.chat import ChatCompletionChunk
+from openai import OpenAI, Stream, omit
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from openai.types.responses import ResponseStreamEvent
 
 from services.endpoint_names import is_serving_endpoint_name
@@ -36,6 +36,9 @@ from services.model_clients.wire_formats import (
     read_responses,
     wire_format_for,
 )
+
+if TYPE_CHECKING:  # for the type only: the SDK is loaded on first use, never at start-up
+    from databricks.sdk.core import Config
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def _looks_like_context_too_long(error: openai.APIStatusError) -> bool:
     body = error.body
     code = ""
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         code = str(inner.get("code") or inner.get("error_code") or "")
     text = f"{code} {error.message}".lower()
     return any(hint in text for hint in _CONTEXT_TOO_LONG_HINTS)
@@ -255,11 +258,11 @@ class OpenAICompatibleClient:
         def request(with_usage: bool) -> Stream[Any]:
             return self._client.chat.completions.create(
                 model=params.model,
-                messages=_wire_messages(messages),  # type: ignore[arg-type]
+                messages=[cast(ChatCompletionMessageParam, m) for m in _wire_messages(messages)],
                 temperature=params.temperature,
                 max_tokens=params.max_tokens,
                 stream=True,
-                **({"stream_options": {"include_usage": True}} if with_usage else {}),
+                stream_options={"include_usage": True} if with_usage else omit,
             )
 
         try:
@@ -390,10 +393,10 @@ class DatabricksTokenProvider:
         self._host = host
         self._token = token
         self._timeout = timeout_seconds
-        self._config: Any = None
+        self._config: Config | None = None
         self._lock = threading.Lock()
 
-    def _build_config(self) -> Any:
+    def _build_config(self) -> Config:
         from databricks.sdk.core import Config
 
         kwargs: dict[str, Any] = {
@@ -420,5 +423,5 @@ class DatabricksTokenProvider:
                 "the credentials (DATABRICKS_TOKEN, or the app's service principal). Your message is saved; "
                 "press Retry after fixing it.",
             ) from error
-        authorization = headers.get("Authorization", "")
+        authorization = str(headers.get("Authorization", ""))
         return authorization.removeprefix("Bearer ").strip()

@@ -21,13 +21,13 @@ SCHEMA_PATH = PROJECT_ROOT.parent / "shared" / "databricks" / "bundle-schema.jso
 BUNDLE = PROJECT_ROOT / "databricks.yml"
 
 
-def _pattern(validator, pattern, instance, schema):  # noqa: ANN001, ANN202
+def _pattern(validator, pattern, instance, schema):
     """Go regex classes such as \\p{L} need the `regex` package; Python's `re` rejects them."""
     if isinstance(instance, str) and not regex.search(pattern, instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _pattern_properties(validator, patterns, instance, schema):  # noqa: ANN001, ANN202
+def _pattern_properties(validator, patterns, instance, schema):
     if not isinstance(instance, dict):
         return
     for pattern, subschema in patterns.items():
@@ -36,7 +36,7 @@ def _pattern_properties(validator, patterns, instance, schema):  # noqa: ANN001,
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
-def _additional_properties(validator, additional, instance, schema):  # noqa: ANN001, ANN202
+def _additional_properties(validator, additional, instance, schema):
     if not isinstance(instance, dict) or additional is not False:
         if isinstance(instance, dict) and isinstance(additional, dict):
             extras = _extras(instance, schema)
@@ -108,7 +108,8 @@ def test_the_bundle_declares_what_the_app_needs() -> None:
     assert resources["postgres"]["postgres"]["permission"] == "CAN_CONNECT_AND_CREATE"
     assert app["permissions"] == [{"group_name": "${var.users_group}", "level": "CAN_USE"}]
     root = files[BUNDLE]
-    assert set(root["targets"]) == {"dev", "prod"} and root["targets"]["dev"]["mode"] == "development"
+    assert set(root["targets"]) == {"dev", "prod"}
+    assert root["targets"]["dev"]["mode"] == "development"
     assert {".venv", ".data", "tests", "bench"} <= set(root["sync"]["exclude"])
     # Runtime values are wired in app.yaml only (camelCase valueFrom), never in the bundle too.
     assert "config" not in app
@@ -193,7 +194,8 @@ def test_dev_and_prod_never_collide_and_dev_is_per_developer() -> None:
     assert len(names) == 3
     assert len({b.app["name"] for b in (prod, jane, john)}) == 3
     assert len({b.project_id for b in (prod, jane, john)}) == 3
-    assert prod.app["name"] == "lakebase-chat" and jane.app["name"] == "chat-dev-jane-doe"
+    assert prod.app["name"] == "lakebase-chat"
+    assert jane.app["name"] == "chat-dev-jane-doe"
 
 
 @pytest.mark.parametrize(
@@ -212,7 +214,8 @@ def test_the_id_check_rejects_what_databricks_refuses(kind, field, bad) -> None:
     resources = copy.deepcopy(resolve(load_bundle(), "prod", user_name="jane.doe@example.com").resources)
     next(iter(resources[kind].values()))[field] = bad
     problems = id_problems(resources)
-    assert len(problems) == 1 and f"`{bad}`" in problems[0]
+    assert len(problems) == 1
+    assert f"`{bad}`" in problems[0]
 
 
 def test_the_app_depends_on_the_lakebase_resources_it_uses() -> None:

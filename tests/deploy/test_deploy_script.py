@@ -36,14 +36,16 @@ def base_path() -> str:
 def test_a_missing_cli_is_named_with_the_version_needed(tmp_path) -> None:
     done = run(["deploy"], path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 1
-    assert "Databricks CLI is not installed" in done.stderr and "1.4.0 or newer" in done.stderr
+    assert "Databricks CLI is not installed" in done.stderr
+    assert "1.4.0 or newer" in done.stderr
 
 
 def test_an_old_cli_is_refused_before_anything_runs(tmp_path) -> None:
     fake_cli(tmp_path, "0.297.1")
     done = run(["deploy", "--target", "prod"], path=f"{tmp_path}:{base_path()}")
     assert done.returncode == 1
-    assert "version 0.297.1" in done.stderr and "1.4.0 or newer" in done.stderr
+    assert "version 0.297.1" in done.stderr
+    assert "1.4.0 or newer" in done.stderr
     assert "cli called with" not in done.stdout
 
 

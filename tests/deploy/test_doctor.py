@@ -57,9 +57,8 @@ def test_a_ready_workspace_passes_every_line(workspace, tmp_path) -> None:
         "Lakebase database": OK,
         "App name": OK,
     }
-    assert (
-        "creates it" in checks["Lakebase project"].detail and DEV_PROJECT in checks["Lakebase project"].detail
-    )
+    assert "creates it" in checks["Lakebase project"].detail
+    assert DEV_PROJECT in checks["Lakebase project"].detail
     assert f"`{DEV_APP}` is free" in checks["App name"].detail
 
 
@@ -75,9 +74,8 @@ def test_a_second_deploy_of_the_same_bundle_passes(workspace, tmp_path) -> None:
     }
     checks = checks_for(workspace, fake_cli(tmp_path, "1.13.0"))
     assert all(check.status == OK for check in checks.values()), checks
-    assert (
-        "this bundle's" in checks["App name"].detail and "this bundle's" in checks["Lakebase project"].detail
-    )
+    assert "this bundle's" in checks["App name"].detail
+    assert "this bundle's" in checks["Lakebase project"].detail
     assert checks["Lakebase database"].detail.endswith("exists")
 
 

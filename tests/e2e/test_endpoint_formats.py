@@ -16,7 +16,7 @@ SCREENSHOTS = PROJECT_ROOT / ".data" / "screenshots" / "endpoints"
 SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-def start(streamlit_app, fake_serving, endpoint: str, **settings: str):  # noqa: ANN001, ANN201
+def start(streamlit_app, fake_serving, endpoint: str, **settings: str):
     return streamlit_app(
         DATABRICKS_HOST=fake_serving.url,
         DATABRICKS_TOKEN=fake_serving.token,
@@ -26,7 +26,7 @@ def start(streamlit_app, fake_serving, endpoint: str, **settings: str):  # noqa:
     )
 
 
-def ask(browser, app, question: str, size: str):  # noqa: ANN001, ANN201
+def ask(browser, app, question: str, size: str):
     context = browser.new_context(viewport=SIZES[size])
     page = context.new_page()
     page.goto(f"{app.url}/chat")
@@ -35,7 +35,7 @@ def ask(browser, app, question: str, size: str):  # noqa: ANN001, ANN201
     return context, page
 
 
-def shoot(page, name: str) -> None:  # noqa: ANN001
+def shoot(page, name: str) -> None:
     page.wait_for_timeout(500)  # let an expander finish opening
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

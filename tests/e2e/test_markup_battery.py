@@ -69,7 +69,7 @@ def test_markup_payloads_run_no_script_and_fetch_nothing_from_outside(
     outside_requests: list[str] = []
     dialogs: list[str] = []
 
-    def guard(route) -> None:  # noqa: ANN001 - Playwright's Route
+    def guard(route) -> None:
         host = urlparse(route.request.url).hostname or ""
         if host not in {"127.0.0.1", "localhost"}:
             outside_requests.append(route.request.url)

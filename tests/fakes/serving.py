@@ -185,7 +185,7 @@ class FakeServing(LoopbackServer):
                 accepted = {f"Bearer {fake.token}", *(f"Bearer {t}" for t in fake.issued_tokens)}
                 return self.headers.get("Authorization") in accepted
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 fake.requests.append(
                     RecordedRequest("GET", self.path, self.headers.get("Authorization"), None)
                 )
@@ -254,7 +254,7 @@ class FakeServing(LoopbackServer):
                 key = "expiration_time" if provisioned else "expire_time"
                 self._json(200, {"token": fake.database_password(), key: expires})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 path = self.path.split("?")[0]
@@ -464,7 +464,7 @@ class FakeServing(LoopbackServer):
                 self._event(done)
                 return True
 
-            def do_PATCH(self) -> None:  # noqa: N802
+            def do_PATCH(self) -> None:
                 self.do_POST()
 
             def _assessment(self, path: str, body: dict[str, Any]) -> None:

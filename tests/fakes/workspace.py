@@ -64,7 +64,7 @@ class FakeWorkspace(LoopbackServer):
             def _not_found(self, what: str, code: str = "NOT_FOUND") -> None:
                 self._json(404, {"error_code": code, "message": f"{what} does not exist."})
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 path = unquote(self.path.split("?")[0])
                 fake.paths_seen.append(path)
                 if path == "/.well-known/databricks-config":

@@ -17,7 +17,7 @@ from tests.integration.helpers import wait_for_reply
 pytestmark = pytest.mark.integration
 
 
-def turn_as(user: User) -> tuple:  # noqa: ANN001
+def turn_as(user: User) -> tuple:
     app = build_application(Settings(_env_file=None))
     try:
         session = app.chat.create_session(user)
@@ -29,7 +29,7 @@ def turn_as(user: User) -> tuple:  # noqa: ANN001
 
 
 @pytest.fixture
-def workspace(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
+def workspace(fake_serving, app_env, clean_db):
     app_env.setenv("DATABRICKS_HOST", fake_serving.url)
     app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
     app_env.setenv("LLM_ENDPOINT", "chat")
@@ -38,7 +38,7 @@ def workspace(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
     return app_env
 
 
-def invocation_tokens(fake_serving) -> list[str | None]:  # noqa: ANN001
+def invocation_tokens(fake_serving) -> list[str | None]:
     return [r.authorization for r in fake_serving.requests if r.path.endswith("/invocations")]
 
 

@@ -34,11 +34,13 @@ def test_a_turn_saves_the_question_and_the_reply_with_its_figures(sessions) -> N
     reply = messages[1]
     assert reply.model == "scripted"
     assert (reply.prompt_tokens, reply.completion_tokens) == (7, 3)
-    assert reply.time_to_first_token_ms is not None and reply.latency_ms >= reply.time_to_first_token_ms
+    assert reply.time_to_first_token_ms is not None
+    assert reply.latency_ms >= reply.time_to_first_token_ms
     assert service.get_session(ALICE, session.id).title == "What is Lakebase?"
     with unit_of_work(sessions) as db:
         request = db.get(ChatRequestRow, result.request_id)
-        assert request.status == "complete" and request.finished_at is not None
+        assert request.status == "complete"
+        assert request.finished_at is not None
         assert request.assistant_message_id == reply.id
 
 
@@ -48,7 +50,8 @@ def test_the_same_client_message_id_twice_stores_nothing_twice(sessions) -> None
     first = service.submit_message(ALICE, session.id, "once", client_message_id="same-id")
     wait_for_reply(service, ALICE, session.id)
     second = service.submit_message(ALICE, session.id, "once", client_message_id="same-id")
-    assert second.duplicate and second.request_id == first.request_id
+    assert second.duplicate
+    assert second.request_id == first.request_id
     assert count(sessions, ChatRequestRow) == 1
     assert [m.role for m in service.messages(ALICE, session.id)] == ["user", "assistant"]
 
@@ -75,7 +78,7 @@ def test_another_users_session_answers_exactly_like_a_missing_one(sessions) -> N
             service.retry(BOB, session_id)
     assert service.recent_sessions(BOB) == []
     assert service.dashboard(BOB).messages_this_week == 0
-    assert [m.content for m in service.messages(ALICE, alices.id)][0] == "private"
+    assert service.messages(ALICE, alices.id)[0].content == "private"
 
 
 def test_bad_input_is_refused_before_anything_is_saved(sessions) -> None:
@@ -94,10 +97,12 @@ def test_nul_and_lone_surrogates_are_stored_safely_with_a_notice(sessions) -> No
     session = service.create_session(ALICE)
     result = service.submit_message(ALICE, session.id, "nul\x00 and \ud83d alone", client_message_id="n-1")
     wait_for_reply(service, ALICE, session.id)
-    assert result.notices and "replaced" in result.notices[0]
+    assert result.notices
+    assert "replaced" in result.notices[0]
     messages = service.messages(ALICE, session.id)
     assert messages[0].content == "nul\ufffd and \ufffd alone"
-    assert messages[1].content == "bad\ufffd reply \ufffd" and messages[1].status == "complete"
+    assert messages[1].content == "bad\ufffd reply \ufffd"
+    assert messages[1].status == "complete"
 
 
 def test_a_second_message_waits_for_the_reply_in_progress(sessions) -> None:
@@ -157,7 +162,8 @@ def test_sequence_numbers_are_gap_free_with_two_concurrent_writers(sessions) -> 
 def test_titles_come_from_the_first_message() -> None:
     assert title_from_message("  Short   question\nwith lines ") == "Short question with lines"
     long_title = title_from_message("word " * 40)
-    assert len(long_title) <= 61 and long_title.endswith("…")
+    assert len(long_title) <= 61
+    assert long_title.endswith("…")
 
 
 def test_per_session_model_settings_are_validated_and_used(sessions) -> None:

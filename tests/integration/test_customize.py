@@ -19,7 +19,7 @@ from tests.integration.helpers import ALICE, wait_for_reply
 pytestmark = pytest.mark.integration
 
 
-def one_turn(question: str) -> tuple:  # noqa: ANN001
+def one_turn(question: str) -> tuple:
     app = build_application(Settings(_env_file=None))
     try:
         session = app.chat.create_session(ALICE)
@@ -31,7 +31,7 @@ def one_turn(question: str) -> tuple:  # noqa: ANN001
 
 
 @pytest.fixture
-def workspace(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
+def workspace(fake_serving, app_env, clean_db):
     app_env.setenv("DATABRICKS_HOST", fake_serving.url)
     app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
     app_env.setenv("LLM_ENDPOINT", "chat")
@@ -41,7 +41,7 @@ def workspace(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
     return app_env
 
 
-def prompt_received(fake_serving) -> list[dict]:  # noqa: ANN001
+def prompt_received(fake_serving) -> list[dict]:
     return [r for r in fake_serving.requests if r.path.endswith("/invocations")][-1].body["messages"]
 
 
@@ -61,7 +61,7 @@ def test_retrieved_passages_go_into_the_prompt_and_show_as_sources(workspace, fa
     assert [m["role"] for m in messages] == ["system", "system", "user"]
     assert "[1] Expenses policy\nTravel expenses are reimbursed within 30 days" in messages[1]["content"]
     assert reply.status == "complete"
-    assert [s.title for s in reply.details.sources][0] == "Expenses policy"
+    assert reply.details.sources[0].title == "Expenses policy"
     assert reply.details.sources[0].link == "https://handbook.example.com/expenses"
     assert len(reply.details.sources) == 2
 
@@ -79,7 +79,8 @@ def test_passages_stay_within_their_share_of_the_context_budget(workspace, fake_
 def test_an_index_that_cannot_be_queried_leaves_the_turn_without_sources(workspace, fake_serving) -> None:
     workspace.setenv("VECTOR_SEARCH_INDEX", "main.docs.no_such_index")
     reply = one_turn("How are travel expenses reimbursed?")
-    assert reply.status == "complete" and reply.content.startswith("Served reply to:")
+    assert reply.status == "complete"
+    assert reply.content.startswith("Served reply to:")
     assert reply.details.sources == ()
     assert len(prompt_received(fake_serving)) == 2  # system prompt and question only
 

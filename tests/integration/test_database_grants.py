@@ -32,8 +32,11 @@ def test_a_role_without_create_is_told_what_to_grant(pg_server) -> None:
         build_application(settings)
 
     shown = report_startup_failure(raised.value)
-    assert f"`{CONNECT_ONLY_ROLE}`" in shown and f"`{database}`" in shown and "`lakebase_chat`" in shown
-    assert "GRANT CONNECT, CREATE ON DATABASE" in shown and "CAN_CONNECT_AND_CREATE" in shown
+    assert f"`{CONNECT_ONLY_ROLE}`" in shown
+    assert f"`{database}`" in shown
+    assert "`lakebase_chat`" in shown
+    assert "GRANT CONNECT, CREATE ON DATABASE" in shown
+    assert "CAN_CONNECT_AND_CREATE" in shown
     assert "could not be reached" not in shown
 
 
@@ -43,6 +46,6 @@ def test_an_unreachable_database_is_still_called_unreachable(tmp_path) -> None:
         database_url=f"postgresql://nobody@/chat?unix_sock={tmp_path}/.s.PGSQL.5432",
         model_titles=False,
     )
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(Exception, match=r".") as raised:  # whatever the driver raises; the message is ours
         build_application(settings)
     assert "could not be reached" in report_startup_failure(raised.value)

@@ -13,7 +13,8 @@ def catalog_for(fake_serving, token: str) -> EndpointCatalog:
 def test_ready_chat_endpoints_are_listed_over_http_with_the_default_first(fake_serving) -> None:
     catalog = catalog_for(fake_serving, fake_serving.token)
     first = catalog.choices()  # never waits: the list loads in the background
-    assert first.endpoints == ["chat"] and "loading" in first.note
+    assert first.endpoints == ["chat"]
+    assert "loading" in first.note
     deadline = time.monotonic() + 10
     while catalog.choices().note is not None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -50,7 +51,8 @@ def test_a_failed_listing_keeps_the_default_and_explains(fake_serving) -> None:
 
 def test_without_a_workspace_there_is_nothing_to_list() -> None:
     catalog = EndpointCatalog(default_endpoint="offline-demo", workspace_client=None)
-    assert catalog.choices().endpoints == ["offline-demo"] and catalog.choices().note is None
+    assert catalog.choices().endpoints == ["offline-demo"]
+    assert catalog.choices().note is None
 
 
 def test_every_chat_task_is_offered_and_other_tasks_are_not() -> None:
@@ -72,7 +74,8 @@ def test_every_chat_task_is_offered_and_other_tasks_are_not() -> None:
     catalog = EndpointCatalog(default_endpoint="llm", workspace_client=lambda: workspace)
     catalog.refresh()
     assert catalog.choices().endpoints == ["llm", "chat-agent", "chat-model", "responses-agent"]
-    assert catalog.allows("chat-agent") and not catalog.allows("embeddings")
+    assert catalog.allows("chat-agent")
+    assert not catalog.allows("embeddings")
 
 
 def test_a_turn_waits_only_briefly_for_a_task_the_workspace_is_slow_to_give() -> None:

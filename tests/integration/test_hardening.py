@@ -47,7 +47,7 @@ def test_a_turn_stopped_while_queued_never_calls_the_model(sessions) -> None:
 
 
 class BrokenModel(ScriptedModel):
-    def stream_chat(self, messages, params):  # noqa: ANN001, ANN201
+    def stream_chat(self, messages, params):
         raise RuntimeError("a bug, not a model error")
 
 

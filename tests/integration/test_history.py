@@ -63,7 +63,8 @@ def test_keyset_pages_stay_stable_while_new_sessions_arrive(sessions, history) -
     second = history.list_page(ALICE, ACTIVE, after=first.next_cursor, page_size=3)
     third = history.list_page(ALICE, ACTIVE, after=second.next_cursor, page_size=3)
     assert [i.id for i in second.items] == ids[3:6]
-    assert [i.id for i in third.items] == ids[6:] and third.next_cursor is None
+    assert [i.id for i in third.items] == ids[6:]
+    assert third.next_cursor is None
 
 
 def test_list_filters_by_archive_state_model_and_date(sessions, history) -> None:
@@ -198,7 +199,8 @@ def test_delete_removes_the_session_messages_requests_and_feedback(sessions, his
         for model in (ChatMessageRow, ChatRequestRow, FeedbackRow):
             remaining = db.scalar(select(func.count()).select_from(model).where(model.id.is_not(None)))
             assert remaining == (1 if model is ChatMessageRow else 0)
-        assert db.get(ChatSessionRow, session_id) is None and db.get(ChatSessionRow, keep) is not None
+        assert db.get(ChatSessionRow, session_id) is None
+        assert db.get(ChatSessionRow, keep) is not None
 
 
 def stored_document(sessions, session_id: uuid.UUID) -> tuple[dict, list[dict]]:
@@ -221,7 +223,8 @@ def test_json_export_holds_exactly_what_is_stored(sessions, history, files) -> N
     session_id = add_session(sessions, ALICE.email, "Export me", ["Q: *markdown* & <b>", "A: ünïcødé 👋"])
     document = json.loads(files.export_json(ALICE, session_id))
     session, messages = stored_document(sessions, session_id)
-    assert document["format"] == "lakebase-chat.session" and document["version"] == 1
+    assert document["format"] == "lakebase-chat.session"
+    assert document["version"] == 1
     assert document["session"]["title"] == session["title"]
     assert document["session"]["model_endpoint"] == session["model_endpoint"]
     assert datetime.fromisoformat(document["session"]["created_at"]) == session["created_at"]
@@ -247,7 +250,8 @@ def test_markdown_export_has_every_message_in_order(sessions, history, files) ->
     assert markdown.startswith("# Trip\n")
     positions = [markdown.index(f"\n{text}\n") for text in ("Where to?", "Lisbon.", "When?", "May.")]
     assert positions == sorted(positions)
-    assert markdown.count("## You") == 2 and markdown.count("## Assistant") == 2
+    assert markdown.count("## You") == 2
+    assert markdown.count("## Assistant") == 2
 
 
 def test_import_of_an_export_round_trips_exactly(sessions, history, files) -> None:

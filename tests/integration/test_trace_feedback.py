@@ -17,7 +17,7 @@ from tests.integration.helpers import ALICE, wait_for_reply
 pytestmark = pytest.mark.integration
 
 
-def wait_until(condition, timeout: float = 15.0) -> None:  # noqa: ANN001
+def wait_until(condition, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -26,7 +26,7 @@ def wait_until(condition, timeout: float = 15.0) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
-def agent_app(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
+def agent_app(fake_serving, app_env, clean_db):
     app_env.setenv("DATABRICKS_HOST", fake_serving.url)
     app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
     app_env.setenv("LLM_ENDPOINT", "agent-chat")
@@ -38,7 +38,7 @@ def agent_app(fake_serving, app_env, clean_db):  # noqa: ANN001, ANN201
     app.close()
 
 
-def traced_reply(app) -> tuple[int, str]:  # noqa: ANN001
+def traced_reply(app) -> tuple[int, str]:
     session = app.chat.create_session(ALICE)
     app.chat.submit_message(ALICE, session.id, "weather in Paris", client_message_id=str(uuid.uuid4()))
     wait_for_reply(app.chat, ALICE, session.id)
@@ -64,7 +64,8 @@ def test_a_rating_and_its_comment_become_an_assessment_and_a_change_updates_it(
     wait_until(lambda: len(fake_serving.assessments) == 2)
     method, trace, body = fake_serving.assessments[1]
     assert (method, trace) == ("PATCH", trace_id)  # the same assessment, changed
-    assert body["assessment"]["feedback"] == {"value": False} and body["update_mask"]
+    assert body["assessment"]["feedback"] == {"value": False}
+    assert body["update_mask"]
 
 
 def test_a_refused_send_is_retried_later_and_the_rating_is_never_lost(
@@ -110,10 +111,10 @@ def test_replies_without_a_trace_send_nothing(fake_serving, app_env, clean_db) -
 
 
 @pytest.mark.parametrize("value", ["tr-abc123", "a-1", "tr:1.2_x"])
-def test_trace_ids_of_the_shapes_mlflow_uses_are_accepted(value) -> None:  # noqa: ANN001
+def test_trace_ids_of_the_shapes_mlflow_uses_are_accepted(value) -> None:
     assert is_trace_id(value)
 
 
 @pytest.mark.parametrize("value", ["../../api/2.0/secrets", "tr/1", "", "tr 1", "x" * 201, "?a=b"])
-def test_anything_else_never_reaches_a_url(value) -> None:  # noqa: ANN001
+def test_anything_else_never_reaches_a_url(value) -> None:
     assert not is_trace_id(value)

@@ -44,7 +44,8 @@ def test_stop_keeps_what_was_written_as_stopped(sessions) -> None:
     wait_for_reply(service, ALICE, session.id)
     reply = service.messages(ALICE, session.id)[-1]
     assert reply.status == "stopped"
-    assert reply.content.startswith("w0 w1 ") and len(reply.content.split()) < 200
+    assert reply.content.startswith("w0 w1 ")
+    assert len(reply.content.split()) < 200
 
 
 def test_partial_text_is_checkpointed_while_the_reply_streams(sessions) -> None:
@@ -54,7 +55,8 @@ def test_partial_text_is_checkpointed_while_the_reply_streams(sessions) -> None:
     service.submit_message(ALICE, session.id, "stream", client_message_id="k-1")
     time.sleep(0.5)
     request = service.open_request(ALICE, session.id)
-    assert request is not None and request.status == "streaming"
+    assert request is not None
+    assert request.status == "streaming"
     assert request.partial_text.startswith("w0 w1 ")
     wait_for_reply(service, ALICE, session.id)
 
@@ -140,7 +142,7 @@ class FailsOnTitles(ScriptedModel):
         super().__init__(["only", " words"])
         self.title_refused = threading.Event()
 
-    def stream_chat(self, messages, params, *, user_token=None):  # noqa: ANN001, ANN201
+    def stream_chat(self, messages, params, *, user_token=None):
         if "title" in messages[0].content:
             self.title_refused.set()
             raise ModelError(ModelErrorKind.SERVER, "The test model failed (500). Press Retry.")

@@ -60,15 +60,18 @@ def test_a_chat_agent_streams_a_tool_call_its_result_and_the_answer(fake_serving
     assert [e for e in events if isinstance(e, ToolCallFinished)] == [ToolCallFinished("call-1", TOOL_RESULT)]
     assert text_of(events) == "Served reply to: weather in Paris"
     traces = [e for e in events if isinstance(e, TraceReference)]
-    assert traces[-1].trace_id is not None and traces[-1].trace_id.startswith("tr-")
+    assert traces[-1].trace_id is not None
+    assert traces[-1].trace_id.startswith("tr-")
     assert traces[-1].request_id == traces[0].request_id  # the header and the trace name one request
 
 
 def test_a_responses_agent_streams_a_tool_call_its_result_and_the_answer(fake_serving) -> None:
     events = stream(fake_serving, "agent-responses", "agent/v1/responses")
     body = sent_body(fake_serving)
-    assert body["input"][1] == {"role": "user", "content": "weather in Paris"} and body["stream"] is True
-    assert "messages" not in body and "temperature" not in body
+    assert body["input"][1] == {"role": "user", "content": "weather in Paris"}
+    assert body["stream"] is True
+    assert "messages" not in body
+    assert "temperature" not in body
     assert events.index(ToolCallStarted("call-1", TOOL_NAME, '{"city": "Paris"}')) < events.index(
         ToolCallFinished("call-1", TOOL_RESULT)
     )
@@ -101,7 +104,8 @@ def test_a_reasoning_model_sends_its_reasoning_apart_from_the_reply(fake_serving
 def test_an_unknown_task_speaks_chat_completions(fake_serving) -> None:
     events = stream(fake_serving, "chat", None)
     assert text_of(events) == "Served reply to: weather in Paris"
-    assert "messages" in sent_body(fake_serving) and "stream_options" in sent_body(fake_serving)
+    assert "messages" in sent_body(fake_serving)
+    assert "stream_options" in sent_body(fake_serving)
 
 
 def test_an_agent_sent_chat_completion_parameters_would_be_refused(fake_serving) -> None:

@@ -201,7 +201,8 @@ def test_a_database_outage_mid_reply_loses_nothing(
         buffer = service.runner.buffer_for(running.id) if running is not None else None
         if buffer is not None:
             buffer.wait(timeout=15)
-            assert buffer.outcome is not None and "Not saved yet" in (buffer.outcome.error_message or "")
+            assert buffer.outcome is not None
+            assert "Not saved yet" in (buffer.outcome.error_message or "")
         deadline = time.monotonic() + 15
         while not list(outbox.glob("*.json")):
             assert time.monotonic() < deadline, "the reply was not kept in the outbox"
@@ -303,9 +304,7 @@ def test_shutdown_mid_reply_saves_what_was_written_as_interrupted(sessions, clea
     assert (battery_row.lost, battery_row.duplicated, battery_row.unexpected) == (0, 0, 0)
 
 
-def _tab(  # noqa: ANN001 - the battery's own objects
-    service, session_id, race, client_id, barrier, results, battery_row
-) -> None:
+def _tab(service, session_id, race, client_id, barrier, results, battery_row) -> None:
     """One browser tab's submit, started at the same moment as the other tab's."""
     barrier.wait()
     try:
@@ -374,7 +373,7 @@ def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None
         ),
         "submit_message": lambda: service.submit_message(BOB, sid, "bob was here", client_message_id="bob-x"),
         "retry": lambda: service.retry(BOB, sid),
-        "open_request": lambda: service.open_request(BOB, sid) and None or _refuse(),
+        "open_request": lambda: (service.open_request(BOB, sid) and None) or _refuse(),
         "stop": lambda: service.stop(BOB, rid) or _refuse(),
         "rename": lambda: history.rename(BOB, sid, "hijacked"),
         "pin": lambda: history.set_pinned(BOB, sid, True),

@@ -81,10 +81,12 @@ def test_a_non_admin_is_refused_by_url(open_app, clean_db) -> None:
     assert [e.value for e in app.error] == [
         "This page is for the app's admins. Ask an admin to add your email to ADMIN_USERS."
     ]
-    assert not app.metric and not app.dataframe
+    assert not app.metric
+    assert not app.dataframe
     session_id = insert_turns(clean_db, "alice@example.com", "model-a", [{}])
     view = open_app(CONVERSATION_PAGE, session=str(session_id))
-    assert view.error and not view.chat_message
+    assert view.error
+    assert not view.chat_message
     assert scalar(clean_db, "SELECT count(*) FROM admin_audit") == 0
 
 
@@ -119,7 +121,8 @@ def test_every_figure_equals_a_direct_sql_count(open_app, as_admin, clean_db) ->
             )
         )
     app = open_app(ADMIN_PAGE)
-    assert not app.exception and not app.error
+    assert not app.exception
+    assert not app.error
 
     window = "m.created_at >= :start"
     start = datetime.combine((NOW - timedelta(days=29)).date(), datetime.min.time(), tzinfo=UTC)
@@ -207,7 +210,8 @@ def test_feedback_from_the_chat_page_reaches_the_quality_list(open_app, as_admin
 
     admin = open_app(ADMIN_PAGE)
     shown = " ".join(m.value for m in admin.markdown)
-    assert "Too vague" in shown and "Rate this" in shown
+    assert "Too vague" in shown
+    assert "Rate this" in shown
     link = next(p for p in admin.get("page_link") if "read-only" in p.proto.label)
     assert "admin_conversation" in link.proto.page
 
@@ -228,6 +232,7 @@ def test_viewing_a_conversation_writes_one_audit_row_and_is_listed(open_app, as_
     assert rows == [(DEVELOPER, "alice@example.com", session_id)]
     admin = open_app(ADMIN_PAGE)
     audit = admin.dataframe[2].value
-    assert list(audit["owner"]) == ["alice@example.com"] and list(audit["chat"]) == ["Alice's"]
+    assert list(audit["owner"]) == ["alice@example.com"]
+    assert list(audit["chat"]) == ["Alice's"]
     # Nothing was written into Alice's session.
     assert scalar(clean_db, "SELECT count(*) FROM chat_message WHERE session_id = :id", id=session_id) == 2

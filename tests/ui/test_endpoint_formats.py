@@ -16,10 +16,10 @@ pytestmark = pytest.mark.ui
 
 
 @pytest.fixture
-def endpoint_app(open_app, app_env, fake_serving):  # noqa: ANN001, ANN201
+def endpoint_app(open_app, app_env, fake_serving):
     """Open the chat page on one endpoint of the fake workspace."""
 
-    def _open(endpoint: str, session: str | None = None, **settings: str):  # noqa: ANN202
+    def _open(endpoint: str, session: str | None = None, **settings: str):
         app_env.setenv("DATABRICKS_HOST", fake_serving.url)
         app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
         app_env.setenv("LLM_ENDPOINT", endpoint)
@@ -32,7 +32,7 @@ def endpoint_app(open_app, app_env, fake_serving):  # noqa: ANN001, ANN201
     return _open
 
 
-def last_reply(engine) -> tuple[str, str, str | None, dict | None]:  # noqa: ANN001
+def last_reply(engine) -> tuple[str, str, str | None, dict | None]:
     with engine.connect() as connection:
         row = connection.execute(
             text(
@@ -43,11 +43,11 @@ def last_reply(engine) -> tuple[str, str, str | None, dict | None]:  # noqa: ANN
     return row.content, row.status, row.error_message, row.details
 
 
-def reply_bubble(app):  # noqa: ANN001, ANN201
+def reply_bubble(app):
     return [m for m in app.chat_message if m.name == "assistant"][-1]
 
 
-def expander_labels(element) -> list[str]:  # noqa: ANN001
+def expander_labels(element) -> list[str]:
     return [e.label for e in element.expander]
 
 
@@ -56,12 +56,15 @@ def test_a_chat_agent_reply_shows_its_tool_step_above_the_answer(endpoint_app, c
     bubble = reply_bubble(app)
     assert expander_labels(bubble) == [f"{plain(TOOL_NAME)} · done"]
     codes = [c.value for c in bubble.code]
-    assert json.loads(codes[0]) == {"city": "Paris"} and json.loads(codes[1])["temperature_c"] == 21
+    assert json.loads(codes[0]) == {"city": "Paris"}
+    assert json.loads(codes[1])["temperature_c"] == 21
     assert bubble.markdown[-1].value == "Served reply to: weather in Paris"
     content, status, _, details = last_reply(clean_db)
     assert (content, status) == ("Served reply to: weather in Paris", "complete")
-    assert details["steps"][0]["name"] == TOOL_NAME and details["steps"][0]["state"] == "done"
-    assert details["trace_id"].startswith("tr-") and details["request_id"]
+    assert details["steps"][0]["name"] == TOOL_NAME
+    assert details["steps"][0]["state"] == "done"
+    assert details["trace_id"].startswith("tr-")
+    assert details["request_id"]
     assert any(f"trace {plain(details['trace_id'])}" in c.value for c in bubble.caption)
     # A reload draws the same steps from the database.
     reloaded = reply_bubble(endpoint_app("agent-chat", session=session_id_shown(app)))
@@ -124,9 +127,11 @@ def test_how_a_stream_ended_is_shown_and_stored(
     assert (content, stored_status) == (stored_text, status)
     shown = [e.value for e in app.error] + [w.value for w in app.warning]
     if note is None:
-        assert error_message is None and not shown
+        assert error_message is None
+        assert not shown
     else:
-        assert note in error_message and any(note in value for value in shown)
+        assert note in error_message
+        assert any(note in value for value in shown)
     assert any(b.label == "Retry" for b in app.button) is retry
 
 
@@ -145,4 +150,4 @@ def test_retrieved_sources_show_under_the_reply(endpoint_app, clean_db, fake_ser
     # The reply itself comes first, then its sources.
     assert bubble.markdown[0].value == "Served reply to: How are travel expenses reimbursed?"
     _, _, _, details = last_reply(clean_db)
-    assert [s["title"] for s in details["sources"]][0] == "Expenses policy"
+    assert details["sources"][0]["title"] == "Expenses policy"

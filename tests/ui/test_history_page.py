@@ -27,7 +27,7 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     recorded: dict[str, bytes] = {}
 
     class RecordingStorage(MemoryMediaFileStorage):
-        def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):  # noqa: ANN001, ANN201
+        def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):
             file_id = super().load_and_get_id(path_or_data, mimetype, kind, filename)
             data = path_or_data.encode() if isinstance(path_or_data, str) else path_or_data
             recorded[file_id] = data
@@ -89,7 +89,8 @@ def test_search_hit_and_miss(open_app, seed) -> None:
     assert titles(app) == []
     assert any("No chat matches" in i.value for i in app.info)
     app = search(app, "%_\\'")
-    assert not app.exception and sorted(titles(app)) == ["Holiday", "Work"]  # the plain list
+    assert not app.exception
+    assert sorted(titles(app)) == ["Holiday", "Work"]
 
 
 def test_open_goes_to_the_chat_page_with_that_session(open_app, seed) -> None:

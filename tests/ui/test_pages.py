@@ -80,7 +80,8 @@ def test_two_turns_stream_into_the_page_and_both_are_saved(open_app, clean_db) -
         ("user", "complete"),
         ("assistant", "complete"),
     ]
-    assert stored[0][1] == "First question" and stored[3][1] == shown[3][1]
+    assert stored[0][1] == "First question"
+    assert stored[3][1] == shown[3][1]
     # Each reply has a caption with its model and figures.
     assert sum("first token" in c.value and "offline\\-demo" in c.value for c in app.caption) == 2
 
@@ -231,7 +232,8 @@ def test_a_bogus_workspace_host_still_opens_the_app_and_the_chat_says_what_is_wr
     get_settings.cache_clear()
     home = open_app()
     home.run(timeout=5)  # no page waits on the workspace
-    assert not home.exception and not home.error
+    assert not home.exception
+    assert not home.error
     chat = open_app(CHAT_PAGE).run(timeout=5)
     assert not chat.error
     send(chat, "hello?")

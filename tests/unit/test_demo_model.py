@@ -17,8 +17,11 @@ def test_the_demo_reply_is_labelled_streams_word_by_word_and_reports_usage() -> 
     text, usage = run(client, "What is Lakebase?")
     assert text.startswith("*Offline demo model")
     assert 'You wrote: "What is Lakebase?"' in text
-    assert sleeps[0] == 0.5 and set(sleeps[1:]) == {0.02} and len(sleeps) > 10
-    assert len(usage) == 1 and usage[0].completion_tokens > 0
+    assert sleeps[0] == 0.5
+    assert set(sleeps[1:]) == {0.02}
+    assert len(sleeps) > 10
+    assert len(usage) == 1
+    assert usage[0].completion_tokens > 0
 
 
 def test_max_tokens_cuts_the_demo_reply() -> None:

@@ -11,7 +11,8 @@ from persistence.reconnect import is_connection_error, retry_on_disconnect, sqls
 def test_tls_always_verifies_the_server_certificate(mode: str) -> None:
     context = tls_context(mode)
     assert context is not None
-    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
 
 
 def test_tls_can_be_turned_off_explicitly() -> None:
@@ -47,7 +48,8 @@ def test_work_is_repeated_after_a_lost_connection_but_not_after_other_errors() -
             raise pg_error("57P01")
         return "done"
 
-    assert retry_on_disconnect(flaky, pause_seconds=0) == "done" and len(calls) == 3
+    assert retry_on_disconnect(flaky, pause_seconds=0) == "done"
+    assert len(calls) == 3
 
     def broken() -> None:
         calls.append(1)

@@ -17,7 +17,7 @@ FORBIDDEN = {
 }
 
 
-def imported_modules(path) -> set[str]:  # noqa: ANN001 - a Path
+def imported_modules(path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):

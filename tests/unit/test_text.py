@@ -12,7 +12,8 @@ def test_empty_or_blank_text_is_refused(text: str | None) -> None:
 def test_text_over_the_limit_is_refused_with_both_numbers() -> None:
     with pytest.raises(InvalidMessage) as caught:
         check_user_message("x" * 101, max_chars=100)
-    assert "101 characters" in caught.value.user_message and "limit is 100" in caught.value.user_message
+    assert "101 characters" in caught.value.user_message
+    assert "limit is 100" in caught.value.user_message
 
 
 def test_nul_and_lone_surrogates_are_replaced_and_counted() -> None:
