@@ -3,6 +3,7 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from services.chat import ChatService
@@ -49,3 +50,15 @@ def wait_for_reply(service: ChatService, user: User, session_id: uuid.UUID, time
         if time.monotonic() > deadline:
             raise AssertionError("the reply did not finish in time")
         time.sleep(0.02)
+
+
+def wait_until(
+    condition: Callable[[], object], *, timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """Wait for `condition` to hold, checking every 10 ms: tests wait on what they need, never
+    on a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout:.0f} s")
+        time.sleep(0.01)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply
+from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ def test_stop_takes_effect_before_the_first_token(sessions) -> None:
     service = chat_service(sessions, model)
     chat = service.create_session(ALICE)
     result = service.submit_message(ALICE, chat.id, "slow one", client_message_id="slow")
-    time.sleep(0.3)
+    wait_until(lambda: model.calls, what="the model call")  # the model has it, and sends nothing yet
     stopped_at = time.monotonic()
     assert service.stop(ALICE, result.request_id)
     wait_for_reply(service, ALICE, chat.id, timeout=3)
@@ -32,10 +32,7 @@ def test_a_turn_stopped_while_queued_never_calls_the_model(sessions) -> None:
     service = chat_service(sessions, model, turn_workers=1)
     busy = service.create_session(BOB)
     service.submit_message(BOB, busy.id, "holds the only worker", client_message_id="busy")
-    deadline = time.monotonic() + 5
-    while not model.calls:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: model.calls, what="the busy turn's model call")
     chat = service.create_session(ALICE)
     queued = service.submit_message(ALICE, chat.id, "never sent", client_message_id="queued")
     assert service.stop(ALICE, queued.request_id)

@@ -1,5 +1,5 @@
 import threading
-import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -8,9 +8,12 @@ from persistence.database import unit_of_work
 from persistence.orm import ChatRequestRow
 from services.model_clients.port import ModelError, ModelErrorKind
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, chat_service, wait_for_reply
+from tests.integration.helpers import ALICE, chat_service, wait_for_reply, wait_until
 
 pytestmark = pytest.mark.integration
+
+# What `open_request` stands for while no request is open yet.
+EMPTY_REQUEST = SimpleNamespace(partial_text="")
 
 
 def test_a_model_error_keeps_the_question_and_retry_answers_it(sessions) -> None:
@@ -39,7 +42,7 @@ def test_stop_keeps_what_was_written_as_stopped(sessions) -> None:
     service = chat_service(sessions, model)
     session = service.create_session(ALICE)
     result = service.submit_message(ALICE, session.id, "long answer please", client_message_id="s-1")
-    time.sleep(0.2)
+    wait_until(lambda: service.runner.buffer_for(result.request_id).text().startswith("w0 w1 "))
     assert service.stop(ALICE, result.request_id)
     wait_for_reply(service, ALICE, session.id)
     reply = service.messages(ALICE, session.id)[-1]
@@ -53,7 +56,10 @@ def test_partial_text_is_checkpointed_while_the_reply_streams(sessions) -> None:
     service = chat_service(sessions, model)
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "stream", client_message_id="k-1")
-    time.sleep(0.5)
+    wait_until(
+        lambda: (service.open_request(ALICE, session.id) or EMPTY_REQUEST).partial_text.startswith("w0 w1 "),
+        what="a checkpoint of the first words",
+    )
     request = service.open_request(ALICE, session.id)
     assert request is not None
     assert request.status == "streaming"
@@ -100,7 +106,7 @@ def test_start_up_closes_requests_left_open_by_a_dead_process(sessions) -> None:
     with unit_of_work(sessions) as db:
         assert db.get(ChatRequestRow, result.request_id).status == "interrupted"
     model.release.set()  # the "dead" runner's thread finds its request closed and saves nothing more
-    time.sleep(0.2)
+    wait_until(lambda: service.runner.buffer_for(result.request_id) is None, what="the old runner to finish")
     assert len(fresh_process.messages(ALICE, session.id)) == 2
 
 
@@ -123,15 +129,12 @@ def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
     session = service.create_session(ALICE)
     service.submit_message(ALICE, session.id, "plan a long weekend in lisbon please", client_message_id="t-1")
     wait_for_reply(service, ALICE, session.id)
-    deadline = time.monotonic() + 5
-    while service.get_session(ALICE, session.id).title != "Weekend in Lisbon" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert service.get_session(ALICE, session.id).title == "Weekend in Lisbon"
+    wait_until(lambda: service.get_session(ALICE, session.id).title == "Weekend in Lisbon", what="the title")
     assert "title" in model.calls[1][0].content  # the second call asked for a title
     # Later turns do not retitle.
-    service.submit_message(ALICE, session.id, "and Porto?", client_message_id="t-2")
-    wait_for_reply(service, ALICE, session.id)
-    time.sleep(0.2)
+    second = service.submit_message(ALICE, session.id, "and Porto?", client_message_id="t-2")
+    # The runner is done with the turn (a title would be written before it lets go of the buffer).
+    wait_until(lambda: service.runner.buffer_for(second.request_id) is None, what="the turn to end")
     assert len(model.calls) == 3
 
 

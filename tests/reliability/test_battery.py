@@ -30,7 +30,7 @@ from services.identity import IdentityError, resolve_user
 from services.views import User
 from tests.conftest import SUITE_APP_ROLE
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, BOB, chat_service
+from tests.integration.helpers import ALICE, BOB, chat_service, wait_until
 from tests.payloads import PAYLOADS
 from tests.reliability.conftest import BATTERY_LOG
 
@@ -288,9 +288,10 @@ def test_shutdown_mid_reply_saves_what_was_written_as_interrupted(sessions, clea
     for round_number in range(3):
         session = service.create_session(ALICE)
         client_id = f"shutdown-{round_number}-{uuid.uuid4().hex[:6]}"
-        service.submit_message(ALICE, session.id, "long answer please", client_message_id=client_id)
+        result = service.submit_message(ALICE, session.id, "long answer please", client_message_id=client_id)
         battery_row.acknowledged += 1
-        time.sleep(0.3)
+        buffer = service.runner.buffer_for(result.request_id)
+        wait_until(lambda buffer=buffer: buffer.text().startswith("partial"), what="the first words")
         service.runner.shutdown()  # what SIGTERM runs (atexit -> Application.close)
         battery_row.faults += 1
         battery_row.cases += 1
