@@ -9,7 +9,7 @@ import streamlit as st
 from components.markup import plain
 from services.views import SessionSummary
 
-CHAT_PAGE = "pages/chat.py"
+CHAT_PAGE = "app_pages/chat.py"
 
 
 def render_session_list(sessions: list[SessionSummary], *, current: uuid.UUID | None) -> None:

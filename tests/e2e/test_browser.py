@@ -36,8 +36,8 @@ def watch_menu(page, url: str, seconds: float = 3.0) -> list[list[str]]:
 
 @pytest.mark.parametrize("path", ["/", "/chat"])
 def test_the_first_load_after_server_start_shows_only_the_real_menu(streamlit_app, page, path) -> None:
-    # A folder named pages/ makes Streamlit draw its automatic menu on the first run after the
-    # server starts; the app must never show it, not even briefly.
+    # A folder named pages/ would make Streamlit draw its automatic menu on the first run after
+    # the server starts; the app must never show one, not even briefly.
     app = streamlit_app()
     assert watch_menu(page, app.url + path) == [EXPECTED_MENU]
 

@@ -67,7 +67,11 @@ def test_a_reasoning_reply_keeps_its_thinking_collapsed(
     app = start(streamlit_app, fake_serving, "reasoning")
     context, page = ask(browser, app, "hello", "desktop")
     try:
-        page.get_by_text("Served reply to: hello").wait_for(timeout=30_000)
+        try:
+            page.get_by_text("Served reply to: hello").wait_for(timeout=30_000)
+        except Exception:
+            shoot(page, "reasoning-failure")
+            raise
         reasoning = page.get_by_text("Reasoning", exact=True)
         reasoning.wait_for(timeout=10_000)
         assert not page.get_by_text("Let me think.").is_visible()  # collapsed

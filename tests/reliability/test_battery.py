@@ -602,7 +602,7 @@ def test_markup_payloads_render_inert_on_every_page(app_env, clean_db, battery_r
         titled = {**document, "session": {"title": payload}, "messages": messages[:2]}
         files.import_json(developer, json.dumps(titled).encode())
     try:
-        for page, query in (("pages/chat.py", {"session": str(chat_id)}), ("pages/history.py", {})):
+        for page, query in (("app_pages/chat.py", {"session": str(chat_id)}), ("app_pages/history.py", {})):
             app = AppTest.from_file(str(PROJECT_ROOT / "Home.py"), default_timeout=60)
             for key, value in query.items():
                 app.query_params[key] = value

@@ -10,7 +10,7 @@ from components.runtime import close_cached_application
 from tests.conftest import PROJECT_ROOT
 
 ENTRY_POINT = str(PROJECT_ROOT / "Home.py")
-CHAT_PAGE = "pages/chat.py"
+CHAT_PAGE = "app_pages/chat.py"
 RUN_TIMEOUT_SECONDS = 30
 
 

@@ -13,8 +13,8 @@ from tests.ui.conftest import CHAT_PAGE
 
 pytestmark = pytest.mark.ui
 
-ADMIN_PAGE = "pages/admin.py"
-CONVERSATION_PAGE = "pages/admin_conversation.py"
+ADMIN_PAGE = "app_pages/admin.py"
+CONVERSATION_PAGE = "app_pages/admin_conversation.py"
 DEVELOPER = "developer@localhost"
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 

@@ -17,7 +17,7 @@ from tests.ui.conftest import CHAT_PAGE
 
 pytestmark = pytest.mark.ui
 
-HISTORY_PAGE = "pages/history.py"
+HISTORY_PAGE = "app_pages/history.py"
 DEVELOPER = "developer@localhost"
 
 

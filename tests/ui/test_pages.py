@@ -41,7 +41,9 @@ def session_id_shown(app) -> str:
     return caption.removeprefix("Session `").rstrip("`")
 
 
-@pytest.mark.parametrize("page", [None, CHAT_PAGE, "pages/home.py", "pages/history.py", "pages/admin.py"])
+@pytest.mark.parametrize(
+    "page", [None, CHAT_PAGE, "app_pages/home.py", "app_pages/history.py", "app_pages/admin.py"]
+)
 def test_every_page_renders_without_an_exception(open_app, app_env, page) -> None:
     app_env.setenv("ADMIN_USERS", DEVELOPER)  # the admin page refuses everyone else
     get_settings.cache_clear()

@@ -11,9 +11,9 @@ from tests.conftest import PROJECT_ROOT
 
 # What each layer may not import (its own layer and those below it are fine).
 FORBIDDEN = {
-    "persistence": {"services", "components", "pages", "streamlit"},
-    "services": {"components", "pages", "streamlit"},
-    "components": {"pages"},
+    "persistence": {"services", "components", "app_pages", "streamlit"},
+    "services": {"components", "app_pages", "streamlit"},
+    "components": {"app_pages"},
 }
 
 

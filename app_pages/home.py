@@ -1,10 +1,5 @@
 """Landing page: a greeting, this week's figures, recent chats and a button to start one."""
 
-from components.frame import ensure_frame
-
-# Before any other import: see components/frame.py.
-ensure_frame()
-
 import streamlit as st
 
 from components import state

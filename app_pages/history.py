@@ -1,10 +1,5 @@
 """History page: find, reopen, tidy, export and import every past conversation."""
 
-from components.frame import ensure_frame
-
-# Before any other import: see components/frame.py.
-ensure_frame()
-
 import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 

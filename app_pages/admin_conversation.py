@@ -1,11 +1,5 @@
 """An admin's read-only view of any user's conversation. Each view is recorded in the audit log."""
 
-from components.frame import ensure_frame
-
-# Before any other import: see components/frame.py.
-ensure_frame()
-
-
 import streamlit as st
 
 from components import state
@@ -27,7 +21,7 @@ try:
     conversation = app.admin.view_session(user, session_id, record=state.first_admin_view(session_id))
 except UserError as error:
     st.error(error.user_message)
-    st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
+    st.page_link("app_pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
     st.stop()
 
 st.title(plain(conversation.title))
@@ -39,4 +33,4 @@ st.info(
 )
 st.caption(f"Session {conversation.session_id} · model {plain(conversation.model_endpoint or 'default')}")
 render_messages(conversation.messages)
-st.page_link("pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")
+st.page_link("app_pages/admin.py", label="Back to Admin", icon=":material/arrow_back:")

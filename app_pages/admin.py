@@ -1,10 +1,5 @@
 """Admin page: usage, quality and the audit log of read-only views. Admins only."""
 
-from components.frame import ensure_frame
-
-# Before any other import: see components/frame.py.
-ensure_frame()
-
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -25,7 +20,7 @@ if not user.is_admin:
     st.error(NotAnAdmin.user_message, icon=":material/lock:")
     st.stop()
 
-CONVERSATION_PAGE = "pages/admin_conversation.py"
+CONVERSATION_PAGE = "app_pages/admin_conversation.py"
 state.end_admin_view()
 
 

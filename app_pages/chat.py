@@ -1,10 +1,5 @@
 """Chat page: talk to a model; every turn is saved and survives reruns, reloads and restarts."""
 
-from components.frame import ensure_frame
-
-# Before any other import: see components/frame.py.
-ensure_frame()
-
 import uuid
 
 import streamlit as st

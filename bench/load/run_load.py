@@ -1,0 +1,286 @@
+"""The load benchmark: N simulated users, each K turns, against the app and against a bare Streamlit
+chat page, in one invocation, with the same model server and the same Streamlit configuration.
+
+Each user is a websocket session (bench/load/streamlit_client.py) with its own forwarded identity.
+Per turn it records the time to the first streamed text and to the end of the page run, how many
+times the reply was updated on the way, and whether the reply says exactly what the model sent.
+Per round it records turns per second and the server's resident memory per connected session.
+
+    .venv/bin/python bench/load/run_load.py --users 1,10,50,100 --turns 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "load"))
+
+from fake_model import FakeModelServer, reply_words  # noqa: E402
+from streamlit_client import BrowserTab, RunResult  # noqa: E402
+
+PROMPT_WORDS = 30
+
+
+@dataclass
+class Round:
+    target: str
+    users: int
+    turns: int
+    first_text_ms: list[float] = field(default_factory=list)
+    finished_ms: list[float] = field(default_factory=list)
+    updates: list[int] = field(default_factory=list)
+    wrong_replies: int = 0  # a reply that did not say what the model sent (or none at all)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    memory_mb_per_session: float = 0.0
+
+    def summary(self) -> dict[str, float | int]:
+        def percentile(values: list[float], share: float) -> float:
+            if not values:
+                return float("nan")
+            ordered = sorted(values)
+            return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+        return {
+            "first_text_p50_ms": percentile(self.first_text_ms, 0.5),
+            "first_text_p95_ms": percentile(self.first_text_ms, 0.95),
+            "finished_p50_ms": percentile(self.finished_ms, 0.5),
+            "turns_per_second": len(self.finished_ms) / self.seconds if self.seconds else 0.0,
+            "updates_per_reply_median": statistics.median(self.updates) if self.updates else 0,
+            "turns_without_a_right_reply": self.wrong_replies,
+            "memory_mb_per_session": self.memory_mb_per_session,
+        }
+
+
+class Server:
+    """`streamlit run <script>` from the project root, so both pages read .streamlit/config.toml."""
+
+    def __init__(self, script: str, env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = Path(tempfile.mkdtemp(prefix="bench-server-")) / "server.log"
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.started = time.monotonic()
+
+    def wait_healthy(self, timeout: float = 90) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return time.monotonic() - self.started
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.url} did not become healthy; see {self.log_path}")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def prompt_for(user: int, turn: int) -> str:
+    # 30 words, the first one unique per user and turn, so the reply is recognisable.
+    return f"u{user}t{turn} " + " ".join(f"word{i}" for i in range(PROMPT_WORDS - 1))
+
+
+async def one_user(server: Server, page: str, user: int, turns: int, reply_tokens: int) -> list[RunResult]:
+    tab = BrowserTab(server.url, headers={"X-Forwarded-Email": f"bench-user-{user}@example.com"}, page=page)
+    await tab.open()
+    try:
+        await tab.load()
+        results = []
+        for turn in range(turns):
+            prompt = prompt_for(user, turn)
+            expected = "".join(reply_words(prompt, reply_tokens))
+            result = await tab.send(prompt, expect=expected.split(" ", 1)[0])
+            if result.reply_text != expected:
+                result.reply_text = f"WRONG:{result.reply_text}"
+            results.append(result)
+        return results
+    finally:
+        await tab.close()
+
+
+async def run_round(
+    server: Server, target: str, page: str, users: int, turns: int, reply_tokens: int
+) -> Round:
+    record = Round(target=target, users=users, turns=turns)
+    memory_before = server.rss_mb()
+    started = time.monotonic()
+    outcomes = await asyncio.gather(
+        *(one_user(server, page, user, turns, reply_tokens) for user in range(users)), return_exceptions=True
+    )
+    record.seconds = time.monotonic() - started
+    record.memory_mb_per_session = max(0.0, server.rss_mb() - memory_before) / users
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            record.errors.append(f"{type(outcome).__name__}: {outcome}")
+            record.wrong_replies += turns
+            continue
+        for result in outcome:
+            if result.error or result.exceptions:
+                record.errors.append(result.error or "; ".join(result.exceptions))
+            if result.first_text_seconds is None or (result.reply_text or "").startswith("WRONG"):
+                record.wrong_replies += 1
+            else:
+                record.first_text_ms.append(result.first_text_seconds * 1000)
+                record.updates.append(result.updates)
+            if result.finished_seconds is not None:
+                record.finished_ms.append(result.finished_seconds * 1000)
+    return record
+
+
+def environment(model: FakeModelServer, data_dir: Path, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "LLM_", "DATABASE_"))}
+    env.update(
+        LLM_BASE_URL=model.base_url,
+        LLM_ENDPOINT="bench",
+        TRUST_FORWARDED_HEADERS="true",
+        MODEL_TITLES="false",
+        EMBEDDED_DB_DIR=str(data_dir / "postgres"),
+        OUTBOX_DIR=str(data_dir / "outbox"),
+        MAX_TURNS_PER_MINUTE_PER_USER="1000",
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
+    return env
+
+
+def markdown_table(rounds: list[Round]) -> str:
+    by_users: dict[int, dict[str, Round]] = {}
+    for record in rounds:
+        by_users.setdefault(record.users, {})[record.target] = record
+    lines = [
+        "| users | first streamed text p50 / p95, bare | same, app | turns/s bare / app "
+        "| updates per reply bare / app | turns without the right reply bare / app "
+        "| MB per session bare / app |",
+        "|---:|---|---|---|---|---|---|",
+    ]
+    for users, pair in sorted(by_users.items()):
+        bare, app = pair["bare"].summary(), pair["app"].summary()
+        lines.append(
+            f"| {users} | {bare['first_text_p50_ms']:,.0f} / {bare['first_text_p95_ms']:,.0f} ms "
+            f"| {app['first_text_p50_ms']:,.0f} / {app['first_text_p95_ms']:,.0f} ms "
+            f"| {bare['turns_per_second']:.1f} / {app['turns_per_second']:.1f} "
+            f"| {bare['updates_per_reply_median']:.0f} / {app['updates_per_reply_median']:.0f} "
+            f"| {bare['turns_without_a_right_reply']} / {app['turns_without_a_right_reply']} "
+            f"| {bare['memory_mb_per_session']:.2f} / {app['memory_mb_per_session']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rounds: list[Round], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4))
+    for target, style in (("bare", "o--"), ("app", "s-")):
+        own = sorted((r for r in rounds if r.target == target), key=lambda r: r.users)
+        users = [r.users for r in own]
+        latency.plot(users, [r.summary()["first_text_p95_ms"] for r in own], style, label=f"{target} p95")
+        p50 = [r.summary()["first_text_p50_ms"] for r in own]
+        latency.plot(users, p50, style, alpha=0.5, label=f"{target} p50")
+        throughput.plot(users, [r.summary()["turns_per_second"] for r in own], style, label=target)
+    latency.set(xlabel="concurrent users", ylabel="first streamed text (ms)", title="Latency", yscale="log")
+    throughput.set(xlabel="concurrent users", ylabel="turns per second", title="Throughput")
+    for axes in (latency, throughput):
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", default="1,10,50,100", help="comma-separated numbers of concurrent users")
+    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--first-token-ms", type=float, default=100)
+    parser.add_argument("--tokens-per-second", type=float, default=100)
+    parser.add_argument("--reply-tokens", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    arguments = parser.parse_args()
+    model = FakeModelServer(
+        first_token_seconds=arguments.first_token_ms / 1000,
+        tokens_per_second=arguments.tokens_per_second,
+        reply_tokens=arguments.reply_tokens,
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    app = Server("Home.py", environment(model, data_dir, {}), 8710)
+    bare = Server("bench/load/bare_chat.py", environment(model, data_dir, {}), 8711)
+    rounds: list[Round] = []
+    try:
+        app_start = app.wait_healthy()
+        bare.wait_healthy()
+        print(f"app healthy {app_start:.2f} s after start", flush=True)
+        for users in (int(n) for n in arguments.users.split(",")):
+            for target, server, page in (("bare", bare, ""), ("app", app, "chat")):
+                record = asyncio.run(
+                    run_round(server, target, page, users, arguments.turns, arguments.reply_tokens)
+                )
+                rounds.append(record)
+                print(f"{target:>4} N={users:<3} {record.summary()} errors={len(record.errors)}", flush=True)
+                for error in sorted(set(record.errors))[:3]:
+                    print(f"       {error[:160]}", flush=True)
+    finally:
+        app.stop()
+        bare.stop()
+        model.stop()
+        from persistence.embedded import stop_embedded_server
+
+        sys.path.insert(0, str(ROOT))
+        stop_embedded_server(data_dir / "postgres")
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    document = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine_cores": os.cpu_count(),
+        "app_seconds_to_healthy": app_start,
+        "settings": vars(arguments) | {"out": str(arguments.out)},
+        "rounds": [asdict(r) | {"summary": r.summary()} for r in rounds],
+    }
+    (arguments.out / "load.json").write_text(json.dumps(document, indent=2))
+    (arguments.out / "load.md").write_text(markdown_table(rounds))
+    plotted = plot(rounds, arguments.out / "load.png")
+    print(markdown_table(rounds))
+    written = "load.json, load.md" + (", load.png" if plotted else " (no matplotlib: no plot)")
+    print(f"Wrote {written} in {arguments.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
