@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.e2e.test_browser import wait_until_idle
 from tests.fakes.serving import TOOL_NAME, VECTOR_INDEX
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +31,7 @@ def ask(browser, app, question: str, size: str):
     context = browser.new_context(viewport=SIZES[size])
     page = context.new_page()
     page.goto(f"{app.url}/chat")
+    wait_until_idle(page)  # typing into a page still loading can be lost, as in any Streamlit app
     page.get_by_placeholder("Message").fill(question)
     page.keyboard.press("Enter")
     return context, page
