@@ -135,7 +135,7 @@ def tls_context(sslmode: str) -> ssl.SSLContext | None:
 
 
 def build_lakebase_engine(
-    target: LakebaseTarget, credentials: LakebaseCredentials, *, pool_size: int = 10
+    target: LakebaseTarget, credentials: LakebaseCredentials, *, pool_size: int = 30
 ) -> Engine:
 
     connect_args: dict[str, Any] = {"timeout": 10}

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     # Chat behaviour.
     max_message_chars: int = Field(default=20_000, ge=1, le=1_000_000)
     context_char_budget: int = Field(default=48_000, ge=1_000, le=4_000_000)
-    turn_workers: int = Field(default=8, ge=1, le=64)
+    # Replies are waits on the model, not work: many run at once in one process.
+    turn_workers: int = Field(default=32, ge=1, le=128)
     checkpoint_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     model_titles: bool = True
     # Per-user limits, enforced in the database before any model call (they hold across instances).

@@ -261,9 +261,9 @@ def main() -> int:
         app.stop()
         bare.stop()
         model.stop()
+        sys.path.insert(0, str(ROOT))
         from persistence.embedded import stop_embedded_server
 
-        sys.path.insert(0, str(ROOT))
         stop_embedded_server(data_dir / "postgres")
     arguments.out.mkdir(parents=True, exist_ok=True)
     document = {

@@ -6,7 +6,8 @@ the frontend's connection code):
   "PLACEHOLDER_AUTH_TOKEN">]`; every other header of the upgrade request (here the forwarded
   identity) shows in `st.context.headers`;
 - nothing runs until it sends a `BackMsg.rerun_script` (a ClientState: query string, page, widget
-  states); the server answers with ForwardMsgs: `new_session`, deltas, `script_finished`;
+  states); the server answers with ForwardMsgs: `new_session`, `navigation` (with st.navigation,
+  the hash of the page shown, which later reruns send back), deltas, `script_finished`;
 - a chat input is an `Element.chat_input`; text is sent as that widget's `chat_input_value` in
   the next rerun (a trigger: sent once);
 - streamed text arrives as repeated `new_element.markdown` deltas at one `delta_path`, each with
@@ -137,6 +138,9 @@ class BrowserTab:
             if kind == "new_session":
                 self._page_script_hash = message.new_session.page_script_hash
                 running = True
+            elif kind == "navigation":
+                # With st.navigation, the page the run showed (new_session names the entry script).
+                self._page_script_hash = message.navigation.page_script_hash
             elif not running:
                 continue  # the end of an earlier run
             elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
