@@ -71,6 +71,7 @@ session = _session_from_url_or_state()
 # -- a new message: validated, then saved with its request before anything else happens ---------------
 submission_problems: list[tuple[str, str]] = []  # (kind, text), shown under the conversation
 refused_text: str | None = None
+submitted_request_id: uuid.UUID | None = None  # this run's new turn: its buffer needs no lookup
 prompt = st.chat_input("Message", key="chat-message", submit_mode="disable")
 if prompt is not None:
     try:
@@ -80,7 +81,8 @@ if prompt is not None:
         if session is None or session.id != result.session_id:
             state.set_current_session_id(result.session_id)
             st.query_params["session"] = str(result.session_id)
-        session = chat.get_session(user, result.session_id)
+            session = chat.get_session(user, result.session_id)  # a new chat: its title and id
+        submitted_request_id = result.request_id
         submission_problems += [("warning", notice) for notice in result.notices]
     except UserError as error:
         # Refused, so nothing was saved: the text is shown back, never lost.
@@ -180,16 +182,22 @@ def _follow_reply_written_elsewhere(request_id: uuid.UUID) -> None:
     )
 
 
-open_request = chat.open_request(user, session.id)
-if open_request is not None:
-    buffer = app.runner.buffer_for(open_request.id)
+# The reply being written: the one this run just started (no database read before its first
+# words), else whatever request the chat has open (a reload, another tab, another instance).
+buffer = app.runner.buffer_for(submitted_request_id) if submitted_request_id else None
+open_request_id = submitted_request_id if buffer is not None else None
+if open_request_id is None:
+    open_request = chat.open_request(user, session.id)
+    open_request_id = open_request.id if open_request is not None else None
+    buffer = app.runner.buffer_for(open_request_id) if open_request_id else None
+if open_request_id is not None:
     with st.chat_message("assistant"):
         stop_slot = st.empty()
         stop_slot.button(
             "Stop",
-            key=f"stop-{open_request.id}",
+            key=f"stop-{open_request_id}",
             on_click=_stop_reply,
-            args=(open_request.id,),
+            args=(open_request_id,),
             icon=":material/stop_circle:",
         )
         if buffer is not None:
@@ -205,7 +213,7 @@ if open_request is not None:
                 render_reply_footer(messages[-1])
                 _feedback_under(messages[-1])
         else:
-            _follow_reply_written_elsewhere(open_request.id)
+            _follow_reply_written_elsewhere(open_request_id)
             st.stop()
 
 if (
