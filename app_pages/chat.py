@@ -147,7 +147,7 @@ if session is None:
     st.stop()
 
 # -- the conversation, from the database ---------------------------------------------------------------
-messages = chat.messages(user, session.id)
+messages, earlier = chat.latest_messages(user, session.id, limit=state.shown_messages(session.id))
 ratings = app.feedback.ratings_in_session(user, session.id)
 
 
@@ -163,6 +163,14 @@ def _feedback_under(message: MessageView) -> None:
         render_feedback(message.id, ratings.get(message.id), _save_rating)
 
 
+if earlier:
+    st.button(
+        f"Show {min(earlier, state.MESSAGES_PER_STEP)} earlier messages ({earlier:,} not shown)",
+        on_click=state.show_earlier_messages,
+        args=(session.id,),
+        icon=":material/expand_less:",
+        key=f"earlier-{session.id}",
+    )
 render_messages(messages, below_reply=_feedback_under)
 _show_submission_problems()
 
@@ -209,7 +217,7 @@ if open_request_id is not None:
                 st.warning(outcome.error_message, icon=":material/cloud_off:")
             else:
                 # The runner saved the reply before closing the buffer: show its status and figures.
-                messages = chat.messages(user, session.id)
+                messages, _ = chat.latest_messages(user, session.id, limit=1)
                 render_reply_footer(messages[-1])
                 _feedback_under(messages[-1])
         else:

@@ -19,6 +19,24 @@ def set_current_session_id(session_id: uuid.UUID | None) -> None:
     st.session_state[_CURRENT_SESSION] = session_id
 
 
+# -- chat page ------------------------------------------------------------------------------------
+_SHOWN_MESSAGES = "shown_messages"
+# How many of a chat's newest messages its page draws at first, and how many more each click adds.
+MESSAGES_PER_STEP = 50
+
+
+def shown_messages(session_id: uuid.UUID) -> int:
+    """How many of this chat's newest messages the page draws (more after "Show earlier messages")."""
+    shown = st.session_state.get(_SHOWN_MESSAGES)
+    if isinstance(shown, tuple) and len(shown) == 2 and shown[0] == session_id:
+        return int(shown[1])
+    return MESSAGES_PER_STEP
+
+
+def show_earlier_messages(session_id: uuid.UUID) -> None:
+    st.session_state[_SHOWN_MESSAGES] = (session_id, shown_messages(session_id) + MESSAGES_PER_STEP)
+
+
 # -- history page ---------------------------------------------------------------------------------
 _HISTORY_CURSORS = "history_cursors"
 _HISTORY_QUERY_SIGNATURE = "history_query_signature"

@@ -200,6 +200,21 @@ class MessageRepository:
             .order_by(ChatMessageRow.seq)
         ).all()
 
+    def list_latest(self, session_id: uuid.UUID, *, limit: int) -> Sequence[ChatMessageRow]:
+        """The newest `limit` messages of a session, oldest first (a long chat's visible end)."""
+        rows = self._db.scalars(
+            select(ChatMessageRow)
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .where(
+                ChatMessageRow.session_id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at.is_(None),
+            )
+            .order_by(ChatMessageRow.seq.desc())
+            .limit(limit)
+        ).all()
+        return list(reversed(rows))
+
     def list_recent_for_context(
         self, session_id: uuid.UUID, *, up_to_seq: int, limit: int
     ) -> Sequence[ChatMessageRow]:

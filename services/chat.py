@@ -177,6 +177,19 @@ class ChatService:
             ]
 
     @safe_to_repeat
+    def latest_messages(
+        self, user: User, session_id: uuid.UUID, *, limit: int
+    ) -> tuple[list[MessageView], int]:
+        """The newest `limit` messages of a chat, oldest first, and how many earlier ones there are.
+        A long chat's page draws only its end: every drawn message costs every page run."""
+        with unit_of_work(self._transactions) as db:
+            session = SessionRepository(db, owner_id=user.email).get(session_id)
+            if session is None:
+                raise SessionNotFound()
+            rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=limit)
+            return [message_view(m) for m in rows], max(0, session.message_count - len(rows))
+
+    @safe_to_repeat
     def submit_message(
         self, user: User, session_id: uuid.UUID | None, text: str | None, *, client_message_id: str
     ) -> SubmitResult:

@@ -69,6 +69,8 @@ def test_another_users_session_answers_exactly_like_a_missing_one(sessions) -> N
         with pytest.raises(SessionNotFound):
             service.messages(BOB, session_id)
         with pytest.raises(SessionNotFound):
+            service.latest_messages(BOB, session_id, limit=5)
+        with pytest.raises(SessionNotFound):
             service.submit_message(BOB, session_id, "intrude", client_message_id=str(uuid.uuid4()))
         with pytest.raises(SessionNotFound):
             service.update_model_settings(

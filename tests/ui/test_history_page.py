@@ -223,3 +223,20 @@ def test_sidebar_and_home_follow_renames_deletes_and_imports(open_app, seed) -> 
         assert any("Renamed chat" in label for label in links)
         assert any("Imported chat" in label for label in links)
         assert not any("Gone chat" in label for label in links)
+
+
+def test_a_long_chat_draws_its_newest_messages_and_shows_earlier_ones_on_request(open_app, seed) -> None:
+    chat_id = seed("Long chat", [f"message number {index}" for index in range(1, 131)])
+    app = open_app(CHAT_PAGE, session=str(chat_id))
+    assert len(app.chat_message) == 50
+    assert app.chat_message[0].markdown[0].value == "message number 81"
+    assert app.chat_message[-1].markdown[0].value == "message number 130"
+    earlier = next(b for b in app.button if b.label.startswith("Show 50 earlier messages"))
+    assert "80 not shown" in earlier.label
+    earlier.click().run()
+    assert len(app.chat_message) == 100
+    assert app.chat_message[0].markdown[0].value == "message number 31"
+    last = next(b for b in app.button if b.label.startswith("Show 30 earlier messages"))
+    last.click().run()
+    assert len(app.chat_message) == 130
+    assert not any(b.label.startswith("Show ") for b in app.button)
