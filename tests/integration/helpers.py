@@ -5,12 +5,14 @@ import time
 import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
+from services.application import build_application
 from services.chat import ChatService
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
 from services.turns import TurnRunner
-from services.views import User
+from services.views import MessageView, User
 from tests.fakes.models import ScriptedModel, ScriptedModels
 
 ALICE = User("alice@example.com")
@@ -62,3 +64,25 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout:.0f} s")
         time.sleep(0.01)
+
+
+def one_turn(user: User, question: str = "hello") -> MessageView:
+    """Build the application from the environment, let `user` send one message, and return the
+    stored reply once the turn is over (the application is closed again)."""
+    app = build_application(Settings(_env_file=None))
+    try:
+        session = app.chat.create_session(user)
+        app.chat.submit_message(user, session.id, question, client_message_id=str(uuid.uuid4()))
+        wait_for_reply(app.chat, user, session.id)
+        return app.chat.messages(user, session.id)[-1]
+    finally:
+        app.close()
+
+
+def use_fake_workspace(app_env: Any, fake_serving: Any, endpoint: str = "chat") -> None:
+    """Point the app's settings at the fake workspace and one of its endpoints, titles off."""
+    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
+    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
+    app_env.setenv("LLM_ENDPOINT", endpoint)
+    app_env.setenv("MODEL_TITLES", "false")
+    fake_serving.requests.clear()

@@ -4,8 +4,6 @@ saved with the reply, and a turn that still answers when the index cannot be que
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from services.application import build_application
@@ -14,29 +12,14 @@ from services.context import fit_to_budget
 from services.errors import UserError
 from services.model_clients.port import PromptMessage
 from tests.fakes.serving import VECTOR_INDEX
-from tests.integration.helpers import ALICE, wait_for_reply
+from tests.integration.helpers import ALICE, one_turn, use_fake_workspace
 
 pytestmark = pytest.mark.integration
 
 
-def one_turn(question: str) -> tuple:
-    app = build_application(Settings(_env_file=None))
-    try:
-        session = app.chat.create_session(ALICE)
-        app.chat.submit_message(ALICE, session.id, question, client_message_id=str(uuid.uuid4()))
-        wait_for_reply(app.chat, ALICE, session.id)
-        return app.chat.messages(ALICE, session.id)[-1]
-    finally:
-        app.close()
-
-
 @pytest.fixture
 def workspace(fake_serving, app_env, clean_db):
-    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
-    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-    app_env.setenv("LLM_ENDPOINT", "chat")
-    app_env.setenv("MODEL_TITLES", "false")
-    fake_serving.requests.clear()
+    use_fake_workspace(app_env, fake_serving)
     fake_serving.vector_queries.clear()
     return app_env
 
@@ -48,7 +31,7 @@ def prompt_received(fake_serving) -> list[dict]:
 def test_retrieved_passages_go_into_the_prompt_and_show_as_sources(workspace, fake_serving) -> None:
     workspace.setenv("VECTOR_SEARCH_INDEX", VECTOR_INDEX)
     workspace.setenv("VECTOR_SEARCH_RESULTS", "2")
-    reply = one_turn("How are travel expenses reimbursed?")
+    reply = one_turn(ALICE, "How are travel expenses reimbursed?")
     assert fake_serving.vector_queries == [
         {
             "columns": ["text", "title", "url"],
@@ -71,14 +54,14 @@ def test_passages_stay_within_their_share_of_the_context_budget(workspace, fake_
     workspace.setenv("CONTEXT_CHAR_BUDGET", "1000")
     # 350 characters: the instruction (217) and the best passage (109), not a second one (93).
     workspace.setenv("RETRIEVAL_BUDGET_SHARE", "0.35")
-    reply = one_turn("travel expenses holiday encryption")
+    reply = one_turn(ALICE, "travel expenses holiday encryption")
     assert len(reply.details.sources) == 1
     assert sum(len(m["content"]) for m in prompt_received(fake_serving)) <= 1000
 
 
 def test_an_index_that_cannot_be_queried_leaves_the_turn_without_sources(workspace, fake_serving) -> None:
     workspace.setenv("VECTOR_SEARCH_INDEX", "main.docs.no_such_index")
-    reply = one_turn("How are travel expenses reimbursed?")
+    reply = one_turn(ALICE, "How are travel expenses reimbursed?")
     assert reply.status == "complete"
     assert reply.content.startswith("Served reply to:")
     assert reply.details.sources == ()
@@ -87,7 +70,7 @@ def test_an_index_that_cannot_be_queried_leaves_the_turn_without_sources(workspa
 
 def test_a_custom_extension_prepares_the_prompt_and_post_processes_the_reply(workspace, fake_serving) -> None:
     workspace.setenv("TURN_EXTENSION", "tests.extensions.shouting:house_style")
-    reply = one_turn("hello")
+    reply = one_turn(ALICE, "hello")
     messages = prompt_received(fake_serving)
     assert messages[-2] == {"role": "system", "content": "Answer in the house style."}
     assert reply.content == f"Served reply to: hello\n\n-- answered for {ALICE.email}"
