@@ -25,7 +25,7 @@ from persistence.reconnect import is_connection_error, safe_to_repeat
 from persistence.repositories import SessionRepository
 from services.errors import SessionNotFound, UserError
 from services.text import make_storable
-from services.views import User
+from services.views import User, from_row
 
 # Import limits: Streamlit's upload limit (server.maxUploadSize in .streamlit/config.toml) is 5 MB too.
 
@@ -72,17 +72,7 @@ class HistoryPage:
 
 
 def _item(row: ChatSessionRow, snippet: list[tuple[str, bool]] | None = None) -> HistoryItem:
-    return HistoryItem(
-        id=row.id,
-        title=row.title,
-        model_endpoint=row.model_endpoint,
-        message_count=row.message_count,
-        updated_at=row.updated_at,
-        pinned=row.pinned,
-        archived=row.archived_at is not None,
-        last_message_preview=row.last_message_preview,
-        snippet=snippet or [],
-    )
+    return from_row(HistoryItem, row, archived=row.archived_at is not None, snippet=snippet or [])
 
 
 def split_highlights(snippet: str) -> list[tuple[str, bool]]:

@@ -13,17 +13,14 @@ from services.chat_files import InvalidImport
 from services.config import Settings
 from services.reply_details import MAX_STEPS, ReplyDetails, StepState
 from tests.fakes.serving import TOOL_NAME
-from tests.integration.helpers import ALICE, wait_for_reply
+from tests.integration.helpers import ALICE, use_fake_workspace, wait_for_reply
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def agent_app(fake_serving, app_env, clean_db):
-    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
-    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-    app_env.setenv("LLM_ENDPOINT", "agent-responses")
-    app_env.setenv("MODEL_TITLES", "false")
+    use_fake_workspace(app_env, fake_serving, "agent-responses")
     app = build_application(Settings(_env_file=None))
     yield app
     app.close()

@@ -12,7 +12,7 @@ from services.application import build_application
 from services.config import Settings
 from services.trace_feedback import TraceFeedbackSender, is_trace_id
 from services.workspace import workspace_client
-from tests.integration.helpers import ALICE, wait_for_reply
+from tests.integration.helpers import ALICE, use_fake_workspace, wait_for_reply
 
 pytestmark = pytest.mark.integration
 
@@ -27,10 +27,7 @@ def wait_until(condition, timeout: float = 15.0) -> None:
 
 @pytest.fixture
 def agent_app(fake_serving, app_env, clean_db):
-    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
-    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-    app_env.setenv("LLM_ENDPOINT", "agent-chat")
-    app_env.setenv("MODEL_TITLES", "false")
+    use_fake_workspace(app_env, fake_serving, "agent-chat")
     app_env.setenv("DATABRICKS_TIMEOUT_SECONDS", "1")  # the SDK's own retries of a 503 end sooner
     app = build_application(Settings(_env_file=None))
     fake_serving.assessments.clear()
