@@ -120,6 +120,8 @@ class FakeServing(LoopbackServer):
     # How many assessment calls to refuse with a 503 before accepting (to test retries).
     failing_assessment_calls: int = 0
     vector_queries: list[dict[str, Any]] = field(default_factory=list)
+    # Trace ids this workspace recorded: as MLflow does, an assessment on any other trace is a 404.
+    traces: set[str] = field(default_factory=set)
 
     def endpoint_list(self) -> list[dict[str, Any]]:
         """What `GET /api/2.0/serving-endpoints` answers: chat endpoints, one not ready, one embedding."""
@@ -349,6 +351,7 @@ class FakeServing(LoopbackServer):
                         "databricks_request_id": request_id,
                         "trace": {"info": {"trace_id": f"tr-{request_id}"}},
                     }
+                    fake.traces.add(f"tr-{request_id}")
                 try:
                     if task == "agent/v2/chat":
                         finished = self._chat_agent(body, trace)
@@ -473,6 +476,9 @@ class FakeServing(LoopbackServer):
                     self._json(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
                     return
                 parts = path.removeprefix("/api/3.0/mlflow/traces/").split("/")
+                if parts[0] not in fake.traces:
+                    self._json(404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such trace"})
+                    return
                 if fake.failing_assessment_calls > 0:
                     fake.failing_assessment_calls -= 1
                     self._json(503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "try again"})
