@@ -72,6 +72,7 @@ session = _session_from_url_or_state()
 submission_problems: list[tuple[str, str]] = []  # (kind, text), shown under the conversation
 refused_text: str | None = None
 submitted_request_id: uuid.UUID | None = None  # this run's new turn: its buffer needs no lookup
+submitted_user_message_id: int | None = None
 prompt = st.chat_input("Message", key="chat-message", submit_mode="disable")
 if prompt is not None:
     try:
@@ -82,7 +83,7 @@ if prompt is not None:
             state.set_current_session_id(result.session_id)
             st.query_params["session"] = str(result.session_id)
             session = chat.get_session(user, result.session_id)  # a new chat: its title and id
-        submitted_request_id = result.request_id
+        submitted_request_id, submitted_user_message_id = result.request_id, result.user_message_id
         submission_problems += [("warning", notice) for notice in result.notices]
     except UserError as error:
         # Refused, so nothing was saved: the text is shown back, never lost.
@@ -147,7 +148,23 @@ if session is None:
     st.stop()
 
 # -- the conversation, from the database ---------------------------------------------------------------
+# The reply being written is found before the messages are read: the one this run just started (no
+# database read before its first words), else whatever request the chat has open (a reload, another
+# tab, another instance). A turn can end while this page reads, so its reply may already be among
+# the messages: it is drawn once, from its buffer, and left out of the list.
+open_request_id: uuid.UUID | None = None
+answered_message_id: int | None = None
+buffer = app.runner.buffer_for(submitted_request_id) if submitted_request_id else None
+if buffer is not None:
+    open_request_id, answered_message_id = submitted_request_id, submitted_user_message_id
+else:
+    open_request = chat.open_request(user, session.id)
+    if open_request is not None:
+        open_request_id, answered_message_id = open_request.id, open_request.user_message_id
+        buffer = app.runner.buffer_for(open_request.id)
 messages, earlier = chat.latest_messages(user, session.id, limit=state.shown_messages(session.id))
+if answered_message_id is not None:
+    messages = [message for message in messages if message.id <= answered_message_id]
 ratings = app.feedback.ratings_in_session(user, session.id)
 
 
@@ -190,14 +207,6 @@ def _follow_reply_written_elsewhere(request_id: uuid.UUID) -> None:
     )
 
 
-# The reply being written: the one this run just started (no database read before its first
-# words), else whatever request the chat has open (a reload, another tab, another instance).
-buffer = app.runner.buffer_for(submitted_request_id) if submitted_request_id else None
-open_request_id = submitted_request_id if buffer is not None else None
-if open_request_id is None:
-    open_request = chat.open_request(user, session.id)
-    open_request_id = open_request.id if open_request is not None else None
-    buffer = app.runner.buffer_for(open_request_id) if open_request_id else None
 if open_request_id is not None:
     with st.chat_message("assistant"):
         stop_slot = st.empty()

@@ -8,6 +8,7 @@ what was written and close the request as `interrupted`.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
@@ -147,6 +148,9 @@ def _with_event(details: ReplyDetails, *, event: StreamEvent) -> ReplyDetails:
 
 # How often replies kept in the outbox are offered to the database again.
 OUTBOX_FLUSH_SECONDS = 1.0
+# How long, and how many, finished turns' buffers stay readable for the pages that started them.
+FINISHED_BUFFER_SECONDS = 60.0
+FINISHED_BUFFERS_KEPT = 500
 
 
 class TurnRunner:
@@ -169,6 +173,11 @@ class TurnRunner:
         self._extension: TurnExtension = extension or NoExtension()
         self._clock = clock
         self._buffers: dict[uuid.UUID, TurnBuffer] = {}
+        # Finished buffers stay readable for a while: a turn can end (a fast error) before the page
+        # that started it asks for its buffer, and that page must still show how it ended.
+        self._finished: collections.OrderedDict[uuid.UUID, tuple[float, TurnBuffer]] = (
+            collections.OrderedDict()
+        )
         self._buffers_lock = threading.Lock()
         self._shutting_down = threading.Event()
         # Daemon workers: a turn in flight must not hold up the process's exit (SIGTERM on
@@ -197,8 +206,17 @@ class TurnRunner:
         return buffer
 
     def buffer_for(self, request_id: uuid.UUID) -> TurnBuffer | None:
+        """The turn's buffer while it runs, and for `FINISHED_BUFFER_SECONDS` after it ended."""
         with self._buffers_lock:
-            return self._buffers.get(request_id)
+            running = self._buffers.get(request_id)
+            if running is not None:
+                return running
+            finished = self._finished.get(request_id)
+            return finished[1] if finished is not None else None
+
+    def is_running(self, request_id: uuid.UUID) -> bool:
+        with self._buffers_lock:
+            return request_id in self._buffers
 
     @property
     def replies_waiting_for_the_database(self) -> int:
@@ -249,7 +267,7 @@ class TurnRunner:
         """Whether an open request has lost its runner for good: silent for longer than any live
         turn stays (no checkpoint, no start), and not running in this process."""
         idle = (now - request.last_activity).total_seconds()
-        return idle > self.stale_after_seconds and self.buffer_for(request.id) is None
+        return idle > self.stale_after_seconds and not self.is_running(request.id)
 
     # -- the job ---------------------------------------------------------------------------------
 
@@ -265,8 +283,18 @@ class TurnRunner:
                 self._finish(buffer.request_id, owner_id, outcome, ReplyMetrics())
                 buffer.finish(outcome)
         finally:
-            with self._buffers_lock:
-                self._buffers.pop(buffer.request_id, None)
+            self._let_go(buffer)
+
+    def _let_go(self, buffer: TurnBuffer) -> None:
+        now = self._clock()
+        with self._buffers_lock:
+            self._buffers.pop(buffer.request_id, None)
+            self._finished[buffer.request_id] = (now, buffer)
+            while self._finished and (
+                len(self._finished) > FINISHED_BUFFERS_KEPT
+                or next(iter(self._finished.values()))[0] < now - FINISHED_BUFFER_SECONDS
+            ):
+                self._finished.popitem(last=False)
 
     def _run(self, buffer: TurnBuffer, owner_id: str, user_token: str | None) -> None:
         started = self._clock()

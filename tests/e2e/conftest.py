@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
+SERVER_LOGS = PROJECT_ROOT / ".data" / "e2e-server-logs"
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -95,13 +97,16 @@ def streamlit_app(database_url: str) -> Iterator[callable]:
             DEMO_WORD_DELAY_SECONDS="0.005",
             **settings,
         )
+        SERVER_LOGS.mkdir(parents=True, exist_ok=True)
+        log = (SERVER_LOGS / f"{port}.log").open("w")  # kept for reading a failed test
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
+        log.close()  # the server has its own copy of the file
         app = RunningApp(port, process)
         started.append(app)
         wait_for_health(port)

@@ -89,7 +89,11 @@ def test_a_cut_stream_is_named_and_offers_retry(streamlit_app, browser, fake_ser
     app = start(streamlit_app, fake_serving, "cut-stream")
     context, page = ask(browser, app, "hello", "desktop")
     try:
-        page.get_by_text("the stream was cut off").wait_for(timeout=30_000)
+        try:
+            page.get_by_text("the stream was cut off").wait_for(timeout=30_000)
+        except Exception:
+            shoot(page, "cut-stream-failure")
+            raise
         page.get_by_role("button", name="Retry").wait_for(timeout=10_000)
         shoot(page, "cut-stream-desktop")
     finally:

@@ -106,7 +106,7 @@ def test_start_up_closes_requests_left_open_by_a_dead_process(sessions) -> None:
     with unit_of_work(sessions) as db:
         assert db.get(ChatRequestRow, result.request_id).status == "interrupted"
     model.release.set()  # the "dead" runner's thread finds its request closed and saves nothing more
-    wait_until(lambda: service.runner.buffer_for(result.request_id) is None, what="the old runner to finish")
+    wait_until(lambda: not service.runner.is_running(result.request_id), what="the old runner to finish")
     assert len(fresh_process.messages(ALICE, session.id)) == 2
 
 
@@ -134,7 +134,7 @@ def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
     # Later turns do not retitle.
     second = service.submit_message(ALICE, session.id, "and Porto?", client_message_id="t-2")
     # The runner is done with the turn (a title would be written before it lets go of the buffer).
-    wait_until(lambda: service.runner.buffer_for(second.request_id) is None, what="the turn to end")
+    wait_until(lambda: not service.runner.is_running(second.request_id), what="the turn to end")
     assert len(model.calls) == 3
 
 
@@ -161,3 +161,17 @@ def test_a_failed_model_title_keeps_the_first_message_title(sessions) -> None:
     assert model.title_refused.wait(5)  # the runner asked for a title, and was refused
     assert service.get_session(ALICE, session.id).title == "first question"
     assert service.messages(ALICE, session.id)[-1].status == "complete"
+
+
+def test_a_turn_that_ended_before_its_page_looked_still_shows_how_it_ended(sessions) -> None:
+    # A model that fails at once can end the turn before the page that started it asks for its
+    # buffer; that page must still find it, with its outcome, rather than showing no reply at all.
+    model = ScriptedModel(["never"], fail_after=0)
+    service = chat_service(sessions, model)
+    result = service.submit_message(ALICE, None, "fail fast", client_message_id="f-1")
+    wait_until(lambda: not service.runner.is_running(result.request_id), what="the turn to end")
+    buffer = service.runner.buffer_for(result.request_id)
+    assert buffer is not None
+    assert buffer.outcome is not None
+    assert buffer.outcome.status == "error"
+    assert buffer.outcome.error_message == "The test model failed (500). Press Retry."
