@@ -6,6 +6,7 @@ import streamlit as st
 
 from components import state
 from components.feedback import render_feedback
+from components.frame import APP_TITLE
 from components.markup import message_markdown, plain
 from components.messages import render_messages, render_reply_footer, render_streaming_reply
 from components.runtime import application_or_stop, current_user_or_stop
@@ -32,6 +33,13 @@ def _stop_reply(request_id: uuid.UUID) -> None:
     if buffer is not None:
         # Give the runner a moment to save what was written, so the next run shows it as stopped.
         buffer.wait(timeout=3)
+
+
+def _open_chat(session_id: uuid.UUID) -> None:
+    """The sidebar's click on a chat: it opens, and the URL names it (a bookmark, and a reload)."""
+    state.set_current_session_id(session_id)
+    st.query_params.clear()
+    st.query_params["session"] = str(session_id)
 
 
 def _session_from_url_or_state() -> SessionView | None:
@@ -94,7 +102,9 @@ if prompt is not None:
 
 # -- sidebar: new chat, recent chats, this chat's model settings ---------------------------------------
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
-render_session_list(chat.recent_sessions(user, limit=20), current=session.id if session else None)
+render_session_list(
+    chat.recent_sessions(user, limit=20), current=session.id if session else None, on_open=_open_chat
+)
 effective = chat.effective_model_settings(session) if session else chat.default_model_settings()
 change = render_settings_panel(
     effective, app.endpoints.choices(), key=f"settings-{session.id if session else 'new'}"
@@ -115,20 +125,59 @@ if change is not None:
     except UserError as error:  # settings out of range, or an endpoint this app may not use
         st.sidebar.error(error.user_message)
 
-# -- header -----------------------------------------------------------------------------------------
-st.title(plain(session.title) if session else "New chat")
-model_label = app.models.client_for(effective.endpoint).label
-st.caption(f"Session `{session.id}`" if session else "New chat: it is saved when you send the first message.")
-st.caption(f"Model: {plain(effective.endpoint)} ({model_label})")
-if app.models.client_for(effective.endpoint).is_demo:
+# -- header: one line, with the chat's details in a small menu --------------------------------------
+title = plain(session.title) if session else "New chat"
+st.set_page_config(page_title=f"{session.title if session else 'New chat'} · {APP_TITLE}")  # plain text
+model_client = app.models.client_for(effective.endpoint)
+title_column, menu_column = st.columns([5, 1], vertical_alignment="center")
+title_column.subheader(title, anchor=False)
+with menu_column.popover("Details", icon=":material/info:", width="stretch"):
+    st.markdown(f"**Model:** {plain(effective.endpoint)}  \n{plain(model_client.label)}")
+    if session:
+        st.markdown("**Chat id:**")
+        st.code(str(session.id), language=None)
+        st.page_link(
+            "app_pages/history.py", label="Rename, pin or export in History", icon=":material/history:"
+        )
+    else:
+        st.caption("A new chat is saved when you send its first message.")
+
+
+def _unarchive(session_id: uuid.UUID) -> None:
+    try:
+        app.history.set_archived(user, session_id, False)
+    except UserError as error:
+        st.toast(error.user_message)
+    else:
+        st.toast("Chat moved back to your recent chats.", icon=":material/unarchive:")
+
+
+if session and session.archived_at is not None:
+    with st.container(border=True):
+        notice_column, action_column = st.columns([5, 1], vertical_alignment="center")
+        notice_column.markdown(
+            f":material/archive: This chat was archived on {session.archived_at:%d %b %Y}. It is not in "
+            "your recent chats; you can still read it and carry on."
+        )
+        action_column.button("Unarchive", on_click=_unarchive, args=(session.id,), key="unarchive-chat")
+if model_client.is_demo and not state.demo_notice_dismissed():
     hint = app.models.configuration_hint()
-    st.info(
-        (hint + " " if hint else "")
-        + "You are using the **offline demo model**: replies are generated locally, not by a real model. "
-        "To chat with a Databricks serving endpoint, set `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and "
-        "`LLM_ENDPOINT` (or `LLM_BASE_URL` for any OpenAI-compatible server) in `.env` and restart.",
-        icon=":material/science:",
-    )
+    with st.container(border=True):
+        notice_column, close_column = st.columns([5, 1], vertical_alignment="center")
+        notice_column.markdown(
+            ":material/science: **Offline demo model**: replies are made up locally. "
+            + (plain(hint) + " " if hint else "")
+            + "Set `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and `LLM_ENDPOINT` in `.env` (see the README) "
+            "to chat with a real model."
+        )
+        close_column.button(
+            "Dismiss",
+            icon=":material/close:",
+            key="dismiss-demo-notice",
+            on_click=state.dismiss_demo_notice,
+            help="Hide this notice for the rest of this visit",
+            type="tertiary",
+        )
 
 
 def _show_submission_problems() -> None:

@@ -7,8 +7,13 @@ that folder on the first run after the server starts, and run the page without H
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
+
+APP_TITLE = "Databricks Chat"
+FAVICON = Path(__file__).resolve().parent.parent / "assets" / "favicon.png"
 
 
 def _menu(*, is_admin: bool) -> StreamlitPage:
@@ -39,11 +44,14 @@ def _menu(*, is_admin: bool) -> StreamlitPage:
 
 def run_frame() -> None:
     """Home.py's body: draw the navigation, then run the page the URL asks for."""
-    st.set_page_config(page_title="Chat", page_icon=":material/forum:", layout="wide")
+    # The icon is a file in the repository: an emoji or Material icon would be fetched from a CDN.
+    st.set_page_config(page_icon=str(FAVICON), layout="wide")
     from components.access import current_user_or_stop, settings_or_stop
 
     user = current_user_or_stop(settings_or_stop())
     page = _menu(is_admin=user.is_admin)
+    # Each tab names its page; the chat page names its chat instead.
+    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}")
     # The runtime pulls in the database and model libraries: imported only after the menu is out.
     from components.runtime import application_or_stop
 

@@ -37,6 +37,17 @@ def show_earlier_messages(session_id: uuid.UUID) -> None:
     st.session_state[_SHOWN_MESSAGES] = (session_id, shown_messages(session_id) + MESSAGES_PER_STEP)
 
 
+_DEMO_NOTICE_DISMISSED = "demo_notice_dismissed"
+
+
+def demo_notice_dismissed() -> bool:
+    return bool(st.session_state.get(_DEMO_NOTICE_DISMISSED))
+
+
+def dismiss_demo_notice() -> None:
+    st.session_state[_DEMO_NOTICE_DISMISSED] = True
+
+
 # -- history page ---------------------------------------------------------------------------------
 _HISTORY_CURSORS = "history_cursors"
 _HISTORY_QUERY_SIGNATURE = "history_query_signature"

@@ -62,7 +62,10 @@ class HistoryRepository:
 
     def _filtered(self, filters: SessionFilters) -> Select[ChatSessionRow]:
         statement = select(ChatSessionRow).where(
-            ChatSessionRow.owner_id == self._owner_id, ChatSessionRow.deleted_at.is_(None)
+            ChatSessionRow.owner_id == self._owner_id,
+            ChatSessionRow.deleted_at.is_(None),
+            # A chat with no message yet (settings saved before the first one) is not history.
+            ChatSessionRow.message_count > 0,
         )
         return statement.where(*_filter_clauses(filters))
 

@@ -49,7 +49,8 @@ class SessionRepository:
     def list_recent(self, *, limit: int) -> Sequence[ChatSessionRow]:
         statement = (
             self._visible()
-            .where(ChatSessionRow.archived_at.is_(None))
+            # A chat with no message yet (settings saved before the first one) is not listed.
+            .where(ChatSessionRow.archived_at.is_(None), ChatSessionRow.message_count > 0)
             .order_by(
                 ChatSessionRow.pinned.desc(), ChatSessionRow.updated_at.desc(), ChatSessionRow.id.desc()
             )

@@ -59,6 +59,7 @@ class SessionView:
     max_tokens: int | None
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def test_open_goes_to_the_chat_page_with_that_session(open_app, seed) -> None:
     app = open_app(HISTORY_PAGE)
     app.button(key=f"open-{session_id}").click().run()
     assert not app.exception
-    assert app.title[0].value == "Open me"
+    assert app.subheader[0].value == "Open me"
     assert [m.name for m in app.chat_message] == ["user", "assistant"]
     assert str(session_id) in str(app.query_params["session"])
 
@@ -216,7 +216,7 @@ def test_sidebar_and_home_follow_renames_deletes_and_imports(open_app, seed) -> 
     history.delete(user, gone)
     files.import_json(user, files.export_json(user, kept).replace("Renamed chat", "Imported chat"))
     chat = open_app(CHAT_PAGE)
-    sidebar_links = [link.proto.label for link in chat.sidebar.get("page_link")]
+    sidebar_links = [button.label for button in chat.sidebar.button]
     home = open_app()
     home_links = [link.proto.label for link in home.get("page_link")]
     for links in (sidebar_links, home_links):

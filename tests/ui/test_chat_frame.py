@@ -1,0 +1,118 @@
+"""The chat page's frame, driven with AppTest: the sidebar list (date groups, the open chat marked,
+a filter), the URL in step with the open chat, the compact header, and its notices."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from components.runtime import cached_application
+from services.config import get_settings
+from services.views import User
+from tests.seed import add_session
+from tests.ui.conftest import CHAT_PAGE
+from tests.ui.test_pages import demo_notice_shown, send
+
+pytestmark = pytest.mark.ui
+
+DEVELOPER = "developer@localhost"
+DATE_GROUPS = {"Pinned", "Today", "Yesterday", "Previous 7 days", "Previous 30 days", "Older"}
+
+
+@pytest.fixture
+def seed(open_app):
+    open_app()
+    transactions = cached_application(get_settings()).transactions
+
+    def _seed(title: str, *, days_ago: int = 0) -> str:
+        updated = datetime.now(UTC) - timedelta(days=days_ago, minutes=1)
+        return str(add_session(transactions, DEVELOPER, title, ["a question", "an answer"], updated=updated))
+
+    return _seed
+
+
+def sidebar_entries(app) -> list[tuple[str, str]]:
+    """The sidebar's date headings and chat buttons in order, as ("heading"|"chat"|"open", text)."""
+    entries = []
+    for element in app.sidebar:
+        if element.type == "caption" and element.value in DATE_GROUPS:
+            entries.append(("heading", element.value))
+        elif element.type == "button" and str(element.key).startswith("open-"):
+            entries.append(("open" if element.proto.type == "secondary" else "chat", element.label))
+    return entries
+
+
+def test_the_sidebar_groups_chats_by_date_and_marks_the_open_one(open_app, seed) -> None:
+    today = seed("Written today")
+    seed("Written yesterday", days_ago=1)
+    seed("Written last month", days_ago=40)
+    app = open_app(CHAT_PAGE, session=today)
+    assert sidebar_entries(app) == [
+        ("heading", "Today"),
+        ("open", "Written today"),
+        ("heading", "Yesterday"),
+        ("chat", "Written yesterday"),
+        ("heading", "Older"),
+        ("chat", "Written last month"),
+    ]
+
+
+def test_opening_a_chat_from_the_sidebar_puts_it_in_the_url(open_app, seed) -> None:
+    first = seed("First chat")
+    second = seed("Second chat", days_ago=2)
+    app = open_app(CHAT_PAGE, session=first)
+    app.sidebar.button(key=f"open-{second}").click().run()
+    assert not app.exception
+    assert app.query_params["session"] == second  # a reload or bookmark opens the same chat
+    assert app.subheader[0].value == "Second chat"
+    assert ("open", "Second chat") in sidebar_entries(app)
+
+
+def test_the_filter_narrows_the_list_and_points_to_history_when_nothing_matches(open_app, seed) -> None:
+    seed("Trip to Lisbon")
+    seed("Quarterly numbers")
+    app = open_app(CHAT_PAGE)
+    app.sidebar.text_input(key="session-list-filter").input("lisbon").run()
+    assert [text for kind, text in sidebar_entries(app) if kind != "heading"] == ["Trip to Lisbon"]
+    app.sidebar.text_input(key="session-list-filter").input("no such words").run()
+    assert sidebar_entries(app) == []
+    assert any("History searches every message" in caption.value for caption in app.sidebar.caption)
+
+
+def test_long_titles_end_with_an_ellipsis_at_a_word(open_app, seed) -> None:
+    seed("A rather long title about the planning of the next offsite in the mountains")
+    app = open_app(CHAT_PAGE)
+    label = next(text for kind, text in sidebar_entries(app) if kind == "chat")
+    assert label == "A rather long title about the…"
+
+
+def test_saving_settings_on_a_new_chat_lists_no_empty_chat(open_app) -> None:
+    app = open_app(CHAT_PAGE)
+    app.sidebar.slider(key="settings-new-temperature").set_value(0.2)
+    app.button(key="FormSubmitter:settings-new-form-Save settings").click().run()
+    assert not app.exception
+    assert sidebar_entries(app) == []  # the chat has settings but no message yet
+    send(app, "Now it has one")
+    assert [text for kind, text in sidebar_entries(app) if kind != "heading"] == ["Now it has one"]
+
+
+def test_the_demo_notice_can_be_dismissed_for_the_visit(open_app) -> None:
+    app = open_app(CHAT_PAGE)
+    assert demo_notice_shown(app)
+    app.button(key="dismiss-demo-notice").click().run()
+    assert not demo_notice_shown(app)
+    send(app, "Still gone?")
+    assert not demo_notice_shown(app)
+
+
+def test_an_archived_chat_opened_by_url_says_so_and_can_be_unarchived(open_app, seed) -> None:
+    archived = seed("Old project")
+    cached_application(get_settings()).history.set_archived(User(DEVELOPER), uuid.UUID(archived), True)
+    app = open_app(CHAT_PAGE, session=archived)
+    assert any("This chat was archived" in block.value for block in app.markdown)
+    assert ("open", "Old project") not in sidebar_entries(app)
+    app.button(key="unarchive-chat").click().run()
+    assert not any("This chat was archived" in block.value for block in app.markdown)
+    assert ("open", "Old project") in sidebar_entries(app)
