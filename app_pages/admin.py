@@ -2,6 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -18,6 +19,7 @@ user = current_user_or_stop(app.settings)
 if not user.is_admin:
     # Checked here, not only in the menu: the page is reachable by URL.
     st.error(NotAnAdmin.user_message, icon=":material/lock:")
+    st.page_link("app_pages/chat.py", label="Back to your chats", icon=":material/chat:")
     st.stop()
 
 CONVERSATION_PAGE = "app_pages/admin_conversation.py"
@@ -69,10 +71,11 @@ prompt_column.metric("Prompt tokens", f"{totals.prompt_tokens:,}")
 completion_column.metric("Completion tokens", f"{totals.completion_tokens:,}")
 errors_column.metric("Errors", f"{totals.errors:,}")
 
+DAILY_COLUMNS = ["day", "messages", "active users", "prompt tokens", "completion tokens"]
 daily = pd.DataFrame(
     [
         {
-            "day": row.day,
+            "day": pd.Timestamp(row.day),
             "messages": row.user_messages,
             "active users": row.active_users,
             "prompt tokens": row.prompt_tokens,
@@ -80,22 +83,52 @@ daily = pd.DataFrame(
         }
         for row in report.daily
     ],
-    columns=["day", "messages", "active users", "prompt tokens", "completion tokens"],
+    columns=DAILY_COLUMNS,
 )
-if daily.empty:
-    st.caption("No messages in this period, so there is nothing to chart.")
-else:
-    daily["day"] = pd.to_datetime(daily["day"])
-    messages_chart, users_chart, tokens_chart = st.columns(3)
-    with messages_chart:
-        st.caption("Messages per day")
-        st.bar_chart(daily, x="day", y="messages", height=220)
-    with users_chart:
-        st.caption("Active users per day")
-        st.line_chart(daily, x="day", y="active users", height=220)
-    with tokens_chart:
-        st.caption("Tokens per day")
-        st.bar_chart(daily, x="day", y=["prompt tokens", "completion tokens"], height=220)
+# Every day of the period, with zeros where nothing happened: a period with one active day is a bar,
+# not an empty chart, and the three charts share their days.
+every_day = pd.DataFrame({"day": pd.date_range(start, end, freq="D")})
+daily = every_day.merge(daily, on="day", how="left").fillna(0)
+for column in DAILY_COLUMNS[1:]:
+    daily[column] = daily[column].astype(int)
+
+
+def _daily_chart(title: str, columns: list[str], *, mark: str) -> None:
+    """One chart of `columns` per day, with its figures as the chart's text alternative."""
+    total = {column: int(daily[column].sum()) for column in columns}
+    busiest = daily.loc[daily[columns].sum(axis=1).idxmax()]
+    summary = (
+        f"{title}, {start:%d %b} to {end:%d %b %Y}: "
+        + ", ".join(f"{total[column]:,} {column} in all" for column in columns)
+        + (f"; busiest day {busiest['day']:%d %b}." if sum(total.values()) else "; none in this period.")
+    )
+    long = daily.melt(id_vars="day", value_vars=columns, var_name="series", value_name="count")
+    base = alt.Chart(long, title=alt.Title(title, anchor="start", fontSize=14)).encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b", labelAngle=0, tickCount=6)),
+        y=alt.Y("count:Q", title=None, axis=alt.Axis(format=",d", tickMinStep=1)),
+        color=alt.Color(
+            "series:N", title=None, legend=alt.Legend(orient="bottom") if len(columns) > 1 else None
+        ),
+        tooltip=[alt.Tooltip("day:T", format="%d %b %Y"), "series:N", alt.Tooltip("count:Q", format=",d")],
+    )
+    chart = base.mark_bar() if mark == "bar" else base.mark_line(point=True)
+    # The chart as a whole carries the summary; its marks are not separate images to a screen reader.
+    st.altair_chart(
+        chart.properties(height=220, description=summary)
+        .configure_mark(aria=False)
+        .configure_axis(aria=False),
+        width="stretch",
+    )
+    st.caption(summary)
+
+
+messages_chart, users_chart, tokens_chart = st.columns(3)
+with messages_chart:
+    _daily_chart("Messages per day", ["messages"], mark="bar")
+with users_chart:
+    _daily_chart("Active users per day", ["active users"], mark="line")
+with tokens_chart:
+    _daily_chart("Tokens per day", ["prompt tokens", "completion tokens"], mark="bar")
 
 st.subheader("Models")
 models = pd.DataFrame(
@@ -120,9 +153,26 @@ st.dataframe(
     models,
     hide_index=True,
     key="admin-models",
+    # Short headers and one number format (thousands separated, as in the metrics above), so the
+    # table fits a laptop screen without scrolling sideways.
     column_config={
-        "error rate": st.column_config.NumberColumn(format="percent"),
-        "thumbs-up rate": st.column_config.NumberColumn(format="percent"),
+        "endpoint": st.column_config.TextColumn("Endpoint", width="medium"),
+        "requests": st.column_config.NumberColumn("Requests", format="localized", width="small"),
+        "prompt tokens": st.column_config.NumberColumn("Prompt tokens", format="localized", width="small"),
+        "completion tokens": st.column_config.NumberColumn(
+            "Completion tokens", format="localized", width="small"
+        ),
+        "first token p50 (ms)": st.column_config.NumberColumn(
+            "First token p50", format="%d ms", width="small"
+        ),
+        "first token p95 (ms)": st.column_config.NumberColumn(
+            "First token p95", format="%d ms", width="small"
+        ),
+        "latency p50 (ms)": st.column_config.NumberColumn("Latency p50", format="%d ms", width="small"),
+        "latency p95 (ms)": st.column_config.NumberColumn("Latency p95", format="%d ms", width="small"),
+        "error rate": st.column_config.NumberColumn("Errors", format="percent", width="small"),
+        "thumbs-up rate": st.column_config.NumberColumn("Thumbs up", format="percent", width="small"),
+        "ratings": st.column_config.NumberColumn("Ratings", format="localized", width="small"),
     },
 )
 st.download_button(
@@ -134,7 +184,15 @@ top_users = pd.DataFrame(
     [{"user": u.user_id, "messages": u.user_messages, "tokens": u.tokens} for u in report.top_users],
     columns=["user", "messages", "tokens"],
 )
-st.dataframe(top_users, hide_index=True, key="admin-top-users")
+st.dataframe(
+    top_users,
+    hide_index=True,
+    key="admin-top-users",
+    column_config={
+        "messages": st.column_config.NumberColumn("Messages", format="localized"),
+        "tokens": st.column_config.NumberColumn("Tokens", format="localized"),
+    },
+)
 st.download_button(
     "Download top users as CSV",
     csv_bytes(top_users),
@@ -162,7 +220,7 @@ for reply in thumbs_down:
         st.page_link(
             CONVERSATION_PAGE,
             label="Open the conversation (read-only, recorded in the audit log)",
-            query_params={"session": reply.session_id},
+            query_params={"session": reply.session_id, "reply": str(reply.message_id)},
             icon=":material/visibility:",
         )
 

@@ -10,7 +10,7 @@ from components.history_list import item_caption, snippet_markdown
 from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import CHAT_PAGE
-from services.chat_files import EXPORT_CHATS_PER_PART
+from services.chat_files import EXPORT_CHATS_PER_PART, export_file_name
 from services.errors import SessionNotFound, UserError
 from services.history import (
     ArchiveFilter,
@@ -56,6 +56,7 @@ def _confirm_delete(item: HistoryItem) -> None:
             _exportable_chats.clear()
         state.set_pending_delete(None)
         state.set_selected_history_session(None)
+        state.set_history_notice(state.HistoryNotice(f"Deleted {item.title}", None, undo_archived=None))
         if state.current_session_id() == item.id:
             state.set_current_session_id(None)
         st.rerun()
@@ -81,15 +82,19 @@ def _manage_panel(item: HistoryItem) -> None:
     archive_label = "Unarchive" if item.archived else "Archive"
     if archive_column.button(archive_label, key=f"archive-{item.id}", icon=":material/archive:"):
         history.set_archived(user, item.id, not item.archived)
+        state.set_selected_history_session(None)
+        done = "Archived" if not item.archived else "Moved back to your chats:"
+        state.set_history_notice(
+            state.HistoryNotice(f"{done} {item.title}", item.id, undo_archived=item.archived)
+        )
         st.rerun()
     if delete_column.button("Delete…", key=f"delete-{item.id}", icon=":material/delete:"):
         state.set_pending_delete(item.id)
     markdown_column, json_column = st.columns(2)
-    slug = "".join(c if c.isalnum() else "-" for c in item.title.lower())[:40].strip("-") or "chat"
     markdown_column.download_button(
         "Export Markdown",
         data=files.export_markdown(user, item.id),
-        file_name=f"{slug}.md",
+        file_name=export_file_name(item.title, "md"),
         mime="text/markdown",
         key=f"export-md-{item.id}",
         on_click="ignore",
@@ -97,7 +102,7 @@ def _manage_panel(item: HistoryItem) -> None:
     json_column.download_button(
         "Export JSON",
         data=files.export_json(user, item.id),
-        file_name=f"{slug}.json",
+        file_name=export_file_name(item.title, "json"),
         mime="application/json",
         key=f"export-json-{item.id}",
         on_click="ignore",
@@ -114,10 +119,10 @@ def _render_item(item: HistoryItem) -> None:
         snippet = snippet_markdown(item)
         if snippet:
             text_column.markdown(snippet)
-        if open_column.button("Open", key=f"open-{item.id}", type="primary"):
+        if open_column.button("Open", key=f"open-{item.id}", width="stretch"):
             state.set_current_session_id(item.id)
             st.switch_page(CHAT_PAGE, query_params={"session": str(item.id)})
-        if manage_column.button("Close" if selected else "Manage", key=f"manage-{item.id}"):
+        if manage_column.button("Close" if selected else "Manage", key=f"manage-{item.id}", width="stretch"):
             state.set_selected_history_session(None if selected else item.id)
             st.rerun()
         if selected:
@@ -160,6 +165,25 @@ filters = SessionFilters(
 )
 
 # -- results --------------------------------------------------------------------------------------
+
+
+def _undo(notice: state.HistoryNotice) -> None:
+    if notice.session_id is not None and notice.undo_archived is not None:
+        with contextlib.suppress(SessionNotFound):
+            history.set_archived(user, notice.session_id, notice.undo_archived)
+    state.set_history_notice(None)
+
+
+notice = state.history_notice()
+if notice is not None:
+    with st.container(border=True):
+        text_column, undo_column = st.columns([5, 1], vertical_alignment="center")
+        text_column.markdown(f":material/check_circle: {plain(notice.text)}")
+        if notice.undo_archived is not None:
+            undo_column.button("Undo", key="history-undo", on_click=_undo, args=(notice,), width="stretch")
+        else:
+            undo_column.button("OK", key="history-notice-ok", on_click=state.set_history_notice, args=(None,))
+
 try:
     results = history.search(user, query, filters) if query.strip() else None
 except UserError as error:
@@ -186,7 +210,8 @@ else:
     if len(cursors) > 1 and previous_column.button("← Newer", key="history-newer"):
         cursors.pop()
         st.rerun()
-    page_column.caption(f"Page {len(cursors)}")
+    if len(cursors) > 1 or page.next_cursor is not None:  # "Page 1" of one page says nothing
+        page_column.caption(f"Page {len(cursors)}")
     if page.next_cursor is not None and next_column.button("Older →", key="history-older"):
         cursors.append(page.next_cursor)
         st.rerun()
@@ -220,7 +245,11 @@ with export_column:
     )
 with import_column:
     st.subheader("Import")
-    uploaded = st.file_uploader("A chat exported as JSON from this app", type=["json"], key="import-file")
+    # A new uploader key after each import empties it, so the same file cannot be imported twice
+    # by another click; the page then reruns, and the new chat is in the list at once.
+    uploaded = st.file_uploader(
+        "A chat exported as JSON from this app", type=["json"], key=f"import-file-{state.import_round()}"
+    )
     if uploaded is not None and st.button("Import chat", key="import-button"):
         try:
             imported = files.import_json(user, uploaded.getvalue())
@@ -228,5 +257,9 @@ with import_column:
             st.error(error.user_message)
         else:
             _exportable_chats.clear()
-            st.success("Imported. It is in your list above.")
+            state.next_import_round()
+            state.set_history_notice(
+                state.HistoryNotice("Imported. The chat is at the top of the list.", None, undo_archived=None)
+            )
             state.set_selected_history_session(imported)
+            st.rerun()

@@ -12,6 +12,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
+from components.page_behaviour import add_page_behaviour
+
 APP_TITLE = "Databricks Chat"
 FAVICON = Path(__file__).resolve().parent.parent / "assets" / "favicon.png"
 
@@ -56,4 +58,6 @@ def run_frame() -> None:
     from components.runtime import application_or_stop
 
     application_or_stop()  # starts the database and applies migrations once per process
+    with st.sidebar:
+        add_page_behaviour()
     page.run()

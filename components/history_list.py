@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from components.markup import plain
+from components.markup import markdown_as_text, plain, plain_piece
 from services.history import HistoryItem
 
 
@@ -28,9 +28,10 @@ def relative_time(moment: datetime, *, now: datetime | None = None) -> str:
 def snippet_markdown(item: HistoryItem) -> str:
     if item.snippet:
         return "".join(
-            f"**{plain(text)}**" if highlighted else plain(text) for text, highlighted in item.snippet
+            f"**{plain(text)}**" if highlighted else plain_piece(markdown_as_text(text))
+            for text, highlighted in item.snippet
         )
-    preview = " ".join((item.last_message_preview or "").split())
+    preview = " ".join(markdown_as_text(item.last_message_preview or "").split())
     return plain(preview[:160] + ("…" if len(preview) > 160 else ""))
 
 

@@ -53,6 +53,27 @@ def plain_block(text: object) -> str:
     return "  \n".join(line for line in lines if line)
 
 
+# Markdown syntax that a one-line preview shows as plain words instead: links and images keep their
+# text, emphasis and code markers go, as do the marks that start headings, quotes and list items.
+_PREVIEW_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_PREVIEW_MARKERS = re.compile(r"(\*\*|__|\*|`+|~~)")
+_PREVIEW_LINE_STARTS = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s+|>\s?|[-+*]\s+|\d+[.)]\s+)")
+
+
+def markdown_as_text(text: str) -> str:
+    """What a Markdown message reads as, for previews and search snippets (still to be `plain`ed)."""
+    value = _PREVIEW_LINE_STARTS.sub("", text)
+    value = _PREVIEW_LINK.sub(r"\1", value)
+    return _PREVIEW_MARKERS.sub("", value)
+
+
+def plain_piece(text: str) -> str:
+    """Like `plain`, for a piece of a line joined to others: a space at either end is kept."""
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and text.strip() else ""
+    return lead + plain(text) + trail
+
+
 def _images_as_links(prose: str) -> str:
     return _IMAGE_BANG.sub("[Image: ", prose)
 

@@ -98,7 +98,6 @@ def render_session_list(
                 args=(summary.id,),
                 type="secondary" if is_current else "tertiary",
                 icon=":material/chat_bubble:" if is_current else None,
-                help=f"{summary.message_count} messages · last active {summary.updated_at:%d %b %H:%M}",
                 width="stretch",
             )
     if len(sessions) >= 20:

@@ -4,6 +4,7 @@ the conversation itself is always read from the database."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -70,6 +71,38 @@ def selected_history_session() -> uuid.UUID | None:
 
 def set_selected_history_session(session_id: uuid.UUID | None) -> None:
     st.session_state[_HISTORY_SELECTED] = session_id
+
+
+_HISTORY_NOTICE = "history_notice"
+_IMPORT_ROUND = "history_import_round"
+
+
+@dataclass(frozen=True)
+class HistoryNotice:
+    """What the last action on the history page did, shown above the list until the next one.
+    `undo_archived` is the archived state to go back to with Undo (None: nothing to undo)."""
+
+    text: str
+    session_id: uuid.UUID | None
+    undo_archived: bool | None
+
+
+def history_notice() -> HistoryNotice | None:
+    value = st.session_state.get(_HISTORY_NOTICE)
+    return value if isinstance(value, HistoryNotice) else None
+
+
+def set_history_notice(notice: HistoryNotice | None) -> None:
+    st.session_state[_HISTORY_NOTICE] = notice
+
+
+def import_round() -> int:
+    """Counts imports in this tab: the uploader's key changes with it, which empties the uploader."""
+    return int(st.session_state.get(_IMPORT_ROUND, 0))
+
+
+def next_import_round() -> None:
+    st.session_state[_IMPORT_ROUND] = import_round() + 1
 
 
 _HISTORY_PENDING_DELETE = "history_pending_delete"

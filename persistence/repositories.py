@@ -452,6 +452,15 @@ class AdminRepository:
             select(ChatMessageRow).where(ChatMessageRow.session_id == session_id).order_by(ChatMessageRow.seq)
         ).all()
 
+    def ratings(self, session_id: uuid.UUID) -> Sequence[FeedbackRow]:
+        """Every rating given to the conversation's replies, oldest first."""
+        return self._db.scalars(
+            select(FeedbackRow)
+            .join(ChatMessageRow, ChatMessageRow.id == FeedbackRow.message_id)
+            .where(ChatMessageRow.session_id == session_id)
+            .order_by(FeedbackRow.updated_at)
+        ).all()
+
     def record_view(self, *, admin_id: str, session: ChatSessionRow) -> None:
         self._db.add(
             AdminAuditRow(

@@ -6,7 +6,7 @@ Every method checks that the caller is an admin first: the page's own check is n
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,12 +42,21 @@ class UsageReport:
 
 
 @dataclass(frozen=True)
+class ReplyRating:
+    message_id: int
+    user_id: str
+    rating: int
+    comment: str | None
+
+
+@dataclass(frozen=True)
 class AuditedConversation:
     session_id: uuid.UUID
     owner_id: str
     title: str
     model_endpoint: str | None
     messages: list[MessageView]
+    ratings: list[ReplyRating] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class AdminService:
                 title=session.title,
                 model_endpoint=session.model_endpoint,
                 messages=[message_view(m) for m in conversations.messages(session_id)],
+                ratings=[from_row(ReplyRating, row) for row in conversations.ratings(session_id)],
             )
             db.commit()
             return conversation

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -45,6 +46,19 @@ class InvalidImport(UserError):
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _readable_time(value: str | None) -> str:
+    """An exported ISO time as a person reads it: "29 Nov 2026, 14:05 UTC"."""
+    if not value:
+        return "unknown"
+    return f"{datetime.fromisoformat(value).astimezone(UTC):%d %b %Y, %H:%M} UTC"
+
+
+def export_file_name(title: str, extension: str) -> str:
+    """A file name from a chat's title: lower-case words joined by single hyphens."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].rstrip("-")
+    return f"{slug or 'chat'}.{extension}"
 
 
 def _parse_time(value: Any, name: str) -> datetime | None:
@@ -127,8 +141,8 @@ class ChatFiles:
             f"# {session['title']}",
             "",
             f"- Model: {session['model_endpoint'] or 'default'}",
-            f"- Started: {session['created_at']}",
-            f"- Last activity: {session['updated_at']}",
+            f"- Started: {_readable_time(session['created_at'])}",
+            f"- Last activity: {_readable_time(session['updated_at'])}",
             "",
         ]
         for message in document["messages"]:

@@ -36,4 +36,7 @@ class ReplyNotFound(UserError):
 
 
 class NotAnAdmin(UserError):
-    user_message = "This page is for the app's admins. Ask an admin to add your email to ADMIN_USERS."
+    user_message = (
+        "This page is for the app's admins, and you are not one. If you need it, ask whoever runs this "
+        "app to add you."
+    )

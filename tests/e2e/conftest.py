@@ -91,11 +91,9 @@ def streamlit_app(database_url: str) -> Iterator[callable]:
 
     def _start(**settings: str) -> RunningApp:
         port = free_port()
+        fast_demo = {"DEMO_FIRST_TOKEN_DELAY_SECONDS": "0.1", "DEMO_WORD_DELAY_SECONDS": "0.005"}
         env = app_environment(
-            DATABASE_URL=database_url.replace("postgresql+pg8000", "postgresql"),
-            DEMO_FIRST_TOKEN_DELAY_SECONDS="0.1",
-            DEMO_WORD_DELAY_SECONDS="0.005",
-            **settings,
+            DATABASE_URL=database_url.replace("postgresql+pg8000", "postgresql"), **(fast_demo | settings)
         )
         SERVER_LOGS.mkdir(parents=True, exist_ok=True)
         log = (SERVER_LOGS / f"{port}.log").open("w")  # kept for reading a failed test

@@ -1,6 +1,7 @@
 """History: lists, keyset pages, search, tidying, export and import, all scoped to their owner."""
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -252,6 +253,9 @@ def test_markdown_export_has_every_message_in_order(sessions, history, files) ->
     assert positions == sorted(positions)
     assert markdown.count("## You") == 2
     assert markdown.count("## Assistant") == 2
+    # Times read as a person writes them, not as ISO timestamps.
+    started = next(line for line in markdown.splitlines() if line.startswith("- Started: "))
+    assert re.fullmatch(r"- Started: \d\d [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC", started)
 
 
 def test_import_of_an_export_round_trips_exactly(sessions, history, files) -> None:

@@ -79,8 +79,10 @@ def metric(app, label: str) -> str:
 def test_a_non_admin_is_refused_by_url(open_app, clean_db) -> None:
     app = open_app(ADMIN_PAGE)
     assert [e.value for e in app.error] == [
-        "This page is for the app's admins. Ask an admin to add your email to ADMIN_USERS."
+        "This page is for the app's admins, and you are not one. If you need it, ask whoever runs this "
+        "app to add you."
     ]
+    assert [link.proto.label for link in app.get("page_link")] == ["Back to your chats"]  # no dead end
     assert not app.metric
     assert not app.dataframe
     session_id = insert_turns(clean_db, "alice@example.com", "model-a", [{}])
@@ -214,6 +216,16 @@ def test_feedback_from_the_chat_page_reaches_the_quality_list(open_app, as_admin
     assert "Rate this" in shown
     link = next(p for p in admin.get("page_link") if "read-only" in p.proto.label)
     assert "admin_conversation" in link.proto.page
+
+    # The link names the rated reply; the read-only view marks it, with its comment under it.
+    reply_id = scalar(clean_db, "SELECT message_id FROM feedback")
+    session_id = scalar(clean_db, "SELECT session_id FROM chat_message WHERE id = :id", id=reply_id)
+    assert f"reply={reply_id}" in link.proto.query_string
+    view = open_app(CONVERSATION_PAGE, session=str(session_id), reply=str(reply_id))
+    assert [w.value for w in view.warning] == [
+        "**Thumbs down** from developer\\@localhost: Too vague  \n"
+        ":material/arrow_upward: The reply you opened from the Admin page."
+    ]
 
 
 def test_viewing_a_conversation_writes_one_audit_row_and_is_listed(open_app, as_admin, clean_db) -> None:

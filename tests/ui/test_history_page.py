@@ -183,7 +183,12 @@ def test_import_round_trip_and_a_bad_file(open_app, seed, clean_db, downloads) -
     app.get("file_uploader")[0].set_value(("chat.json", exported, "application/json"))
     app.run()
     app.button(key="import-button").click().run()
-    assert any("Imported" in s.value for s in app.success)
+    assert any("Imported" in block.value for block in app.markdown)
+    # Imported once and only once: the uploader is empty again, so no further click can import a copy,
+    # and the new chat is in the list at once.
+    assert app.get("file_uploader")[0].value is None
+    assert not [b for b in app.button if b.key == "import-button"]
+    assert titles(app).count("Round trip") == 2
     with clean_db.connect() as connection:
         ids = [
             r[0] for r in connection.execute(text("SELECT id FROM chat_session WHERE title = 'Round trip'"))
@@ -240,3 +245,23 @@ def test_a_long_chat_draws_its_newest_messages_and_shows_earlier_ones_on_request
     last.click().run()
     assert len(app.chat_message) == 130
     assert not any(b.label.startswith("Show ") for b in app.button)
+
+
+def test_archive_says_what_it_did_and_undo_brings_the_chat_back(open_app, seed, clean_db) -> None:
+    chat = seed("Archive me", ["a"])
+    seed("Stays", ["b"])
+    app = open_app(HISTORY_PAGE)
+    app.button(key=f"manage-{chat}").click().run()
+    app.button(key=f"archive-{chat}").click().run()
+    assert any("Archived Archive me" in block.value for block in app.markdown)
+    assert titles(app) == ["Stays"]
+    app.button(key="history-undo").click().run()
+    assert session_row(clean_db, chat)["archived_at"] is None
+    assert sorted(titles(app)) == ["Archive me", "Stays"]
+    assert not [button for button in app.button if button.key == "history-undo"]
+
+
+def test_one_page_of_chats_has_no_page_number(open_app, seed) -> None:
+    seed("Only chat", ["a"])
+    app = open_app(HISTORY_PAGE)
+    assert not [caption for caption in app.caption if caption.value.startswith("Page ")]

@@ -1,0 +1,197 @@
+"""A tour of the app in Chromium, at desktop and phone sizes, as a new user takes it (issue 13): a chat
+mid-stream and finished, the URL that keeps it, History with a search, the admin dashboard, and an
+axe-core audit of every page that fails on any serious or critical violation.
+
+Screenshots of every step are kept in .data/screenshots/tour/ as test artifacts; the desktop ones the
+README shows are written to docs/screenshots/, so the README always shows what this suite saw.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from tests.conftest import PROJECT_ROOT
+from tests.e2e.test_browser import wait_until_idle
+from tests.seed import add_session
+
+pytestmark = pytest.mark.e2e
+
+DEVELOPER = "developer@localhost"
+SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
+ARTIFACTS = PROJECT_ROOT / ".data" / "screenshots" / "tour"
+README_SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+AXE = PROJECT_ROOT / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# The sidebar is on screen (on a phone it slides in over the page, from the left edge).
+DRAWER_IS_OPEN = """() => {
+  const box = document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect();
+  return box.width > 0 && box.right > 0;
+}"""
+# Slow enough to photograph a reply while it streams, fast enough for a short test.
+STREAMING_SETTINGS = {"DEMO_FIRST_TOKEN_DELAY_SECONDS": "0.3", "DEMO_WORD_DELAY_SECONDS": "0.08"}
+
+
+def shoot(page, name: str, *, readme: str | None = None) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    if readme is not None:
+        README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SCREENSHOTS / f"{readme}.png"))
+
+
+def open_page(browser, url: str, size: str):
+    context = browser.new_context(viewport=SIZES[size], is_mobile=size == "phone", has_touch=size == "phone")
+    page = context.new_page()
+    page.goto(url)
+    return context, page
+
+
+def seed_chats(engine) -> dict[str, uuid.UUID]:
+    transactions = sessionmaker(bind=engine)
+    now = datetime.now(UTC)
+    chats = {
+        "Lisbon weekend": ["Plan a weekend in Lisbon", "Day one: **Alfama** and the castle..."],
+        "Quarterly revenue summary": ["Summarise the quarter's revenue", "Revenue grew 12% over..."],
+        "Unit tests for the parser": ["How do I test the date parser?", "Use `pytest.mark.parametrize`..."],
+    }
+    return {
+        title: add_session(transactions, DEVELOPER, title, messages, updated=now - timedelta(days=index * 3))
+        for index, (title, messages) in enumerate(chats.items())
+    }
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_chat_streams_keeps_its_url_and_survives_a_reload(streamlit_app, browser, clean_db, size) -> None:
+    app = streamlit_app(**STREAMING_SETTINGS)
+    context, page = open_page(browser, f"{app.url}/chat", size)
+    try:
+        wait_until_idle(page)
+        if size == "phone":
+            # The menu is a drawer on a phone: closed, so the chat has the whole screen.
+            assert not page.evaluate(DRAWER_IS_OPEN)
+        page.get_by_placeholder("Message").fill("Plan a three-day trip to Lisbon")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Stop").wait_for(timeout=20_000)
+        page.get_by_test_id("stChatMessage").nth(1).get_by_text("demo").first.wait_for(timeout=20_000)
+        shoot(page, f"chat-streaming-{size}", readme="chat" if size == "desktop" else None)
+        page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
+        wait_until_idle(page)
+        shoot(page, f"chat-finished-{size}")
+        assert "?session=" in page.url
+        assert page.title().startswith("Plan a three-day trip")
+        page.reload()
+        wait_until_idle(page)
+        messages = page.get_by_test_id("stChatMessage")
+        messages.first.get_by_text("Plan a three-day trip to Lisbon").wait_for(timeout=20_000)
+        assert page.get_by_test_id("stChatMessage").count() == 2
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_opening_a_chat_from_the_sidebar_keeps_it_in_the_url(streamlit_app, browser, clean_db, size) -> None:
+    chats = seed_chats(clean_db)
+    app = streamlit_app()
+    context, page = open_page(browser, f"{app.url}/chat", size)
+    try:
+        wait_until_idle(page)
+        if size == "phone":
+            page.get_by_test_id("stExpandSidebarButton").click()
+        page.get_by_role("button", name="Quarterly revenue summary").click()
+        page.wait_for_url(f"**/chat?session={chats['Quarterly revenue summary']}", timeout=20_000)
+        wait_until_idle(page)
+        if size == "phone":  # the drawer closes once a chat is chosen in it
+            page.wait_for_function(f"() => !({DRAWER_IS_OPEN})()", timeout=10_000)
+        shoot(page, f"sidebar-opened-chat-{size}")
+        page.reload()
+        wait_until_idle(page)
+        page.get_by_text("Summarise the quarter's revenue").wait_for(timeout=20_000)
+    finally:
+        context.close()
+
+
+def test_history_search_finds_a_chat(streamlit_app, browser, clean_db) -> None:
+    seed_chats(clean_db)
+    app = streamlit_app()
+    for size in SIZES:
+        context, page = open_page(browser, f"{app.url}/history", size)
+        try:
+            search = page.get_by_placeholder('Words, "an exact phrase", -excluded')
+            search.wait_for(timeout=30_000)
+            search.fill("revenue")
+            page.keyboard.press("Enter")
+            page.get_by_text("Quarterly revenue summary").first.wait_for(timeout=20_000)
+            page.wait_for_timeout(500)
+            shoot(page, f"history-search-{size}", readme="history" if size == "desktop" else None)
+        finally:
+            context.close()
+
+
+def test_the_admin_dashboard(streamlit_app, browser, clean_db) -> None:
+    seed_chats(clean_db)
+    app = streamlit_app(ADMIN_USERS=DEVELOPER)
+    for size in SIZES:
+        context, page = open_page(browser, f"{app.url}/admin", size)
+        try:
+            page.get_by_text("Active users, last 30 days").wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # the charts draw after the page's text
+            shoot(page, f"admin-{size}", readme="admin" if size == "desktop" else None)
+        finally:
+            context.close()
+
+
+def serious_violations(page) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is now (WCAG 2.1 A and AA)."""
+    page.add_script_tag(path=str(AXE))
+    results = page.evaluate(
+        "async () => await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+    )
+    return [
+        {
+            "rule": violation["id"],
+            "impact": violation["impact"],
+            "help": violation["help"],
+            "where": [node["target"] for node in violation["nodes"][:5]],
+            "why": violation["nodes"][0].get("failureSummary", ""),
+        }
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_no_page_has_a_serious_accessibility_violation(streamlit_app, browser, clean_db, size) -> None:
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run_tests.sh installs it from the npm registry")
+    chats = seed_chats(clean_db)
+    app = streamlit_app(ADMIN_USERS=DEVELOPER)
+    chat_id = chats["Lisbon weekend"]
+    pages = {
+        "home": ("/", "Recent chats"),
+        "new-chat": ("/chat", "Ask anything"),
+        "chat": (f"/chat?session={chat_id}", "Plan a weekend in Lisbon"),
+        "history": ("/history", "Quarterly revenue summary"),
+        "admin": ("/admin", "Active users, last 30 days"),
+        "admin-conversation": (f"/admin_conversation?session={chat_id}", "Plan a weekend in Lisbon"),
+    }
+    found: dict[str, list[dict]] = {}
+    for name, (path, landmark) in pages.items():
+        context, page = open_page(browser, app.url + path, size)
+        try:
+            page.get_by_text(landmark).first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # charts and late elements
+            violations = serious_violations(page)
+            if violations:
+                found[name] = violations
+                shoot(page, f"axe-{name}-{size}")
+        finally:
+            context.close()
+    report = Path(ARTIFACTS / f"axe-{size}.json")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(found, indent=2))
+    assert not found, json.dumps(found, indent=2)
