@@ -129,10 +129,17 @@ if change is not None:
 title = plain(session.title) if session else "New chat"
 st.set_page_config(page_title=f"{session.title if session else 'New chat'} · {APP_TITLE}")  # plain text
 model_client = app.models.client_for(effective.endpoint)
-title_column, menu_column = st.columns([5, 1], vertical_alignment="center")
-title_column.subheader(title, anchor=False)
-with menu_column.popover("Details", icon=":material/info:", width="stretch"):
+# A row that stays one row on a phone (columns would stack): the title, then the menu at the right.
+with st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="small"):
+    st.subheader(title, anchor=False, width="stretch")
+    details = st.popover("Details", icon=":material/info:", width="content")
+with details:
     st.markdown(f"**Model:** {plain(effective.endpoint)}  \n{plain(model_client.label)}")
+    if model_client.is_demo:
+        st.caption(
+            "To chat with a real model, set `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and `LLM_ENDPOINT` "
+            "(or `LLM_BASE_URL` for any OpenAI-compatible server) in `.env` and restart; see the README."
+        )
     if session:
         st.markdown("**Chat id:**")
         st.code(str(session.id), language=None)
@@ -153,24 +160,23 @@ def _unarchive(session_id: uuid.UUID) -> None:
 
 
 if session and session.archived_at is not None:
-    with st.container(border=True):
-        notice_column, action_column = st.columns([5, 1], vertical_alignment="center")
-        notice_column.markdown(
+    with st.container(border=True, horizontal=True, vertical_alignment="center", wrap=False):
+        st.markdown(
             f":material/archive: This chat was archived on {session.archived_at:%d %b %Y}. It is not in "
-            "your recent chats; you can still read it and carry on."
+            "your recent chats; you can still read it and carry on.",
+            width="stretch",
         )
-        action_column.button("Unarchive", on_click=_unarchive, args=(session.id,), key="unarchive-chat")
+        st.button("Unarchive", on_click=_unarchive, args=(session.id,), key="unarchive-chat")
 if model_client.is_demo and not state.demo_notice_dismissed():
     hint = app.models.configuration_hint()
-    with st.container(border=True):
-        notice_column, close_column = st.columns([5, 1], vertical_alignment="center")
-        notice_column.markdown(
+    with st.container(border=True, horizontal=True, vertical_alignment="center", wrap=False):
+        st.markdown(
             ":material/science: **Offline demo model**: replies are made up locally. "
             + (plain(hint) + " " if hint else "")
-            + "Set `DATABRICKS_HOST`, `DATABRICKS_TOKEN` and `LLM_ENDPOINT` in `.env` (see the README) "
-            "to chat with a real model."
+            + "**Details** says how to connect a real one.",
+            width="stretch",
         )
-        close_column.button(
+        st.button(
             "Dismiss",
             icon=":material/close:",
             key="dismiss-demo-notice",

@@ -77,7 +77,7 @@ def test_a_chat_streams_keeps_its_url_and_survives_a_reload(streamlit_app, brows
         page.get_by_placeholder("Message").fill("Plan a three-day trip to Lisbon")
         page.keyboard.press("Enter")
         page.get_by_role("button", name="Stop").wait_for(timeout=20_000)
-        page.get_by_test_id("stChatMessage").nth(1).get_by_text("demo").first.wait_for(timeout=20_000)
+        page.get_by_test_id("stChatMessage").nth(1).get_by_text("You wrote").wait_for(timeout=20_000)
         shoot(page, f"chat-streaming-{size}", readme="chat" if size == "desktop" else None)
         page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
         wait_until_idle(page)
