@@ -217,6 +217,7 @@ else:
     if open_request is not None:
         open_request_id, answered_message_id = open_request.id, open_request.user_message_id
         buffer = app.runner.buffer_for(open_request.id)
+turn_running = open_request_id is not None  # no Regenerate while a reply is being written
 messages, earlier = chat.latest_messages(user, session.id, limit=state.shown_messages(session.id))
 if answered_message_id is not None:
     messages = [message for message in messages if message.id <= answered_message_id]
@@ -230,9 +231,27 @@ def _save_rating(message_id: int, rating: int | None, comment: str | None) -> No
         st.toast(error.user_message)
 
 
+def _regenerate() -> None:
+    try:
+        chat.retry(user, session.id)
+    except UserError as error:
+        st.toast(error.user_message)
+
+
 def _feedback_under(message: MessageView) -> None:
     if message.status != MessageStatus.ERROR:
         render_feedback(message.id, ratings.get(message.id), _save_rating)
+    is_latest = bool(messages) and message.id == messages[-1].id
+    if is_latest and not turn_running and message.status == MessageStatus.COMPLETE:
+        # A new version of the latest reply; the old one is kept, and "Version 1 of 2" shows it.
+        st.button(
+            "Regenerate",
+            icon=":material/autorenew:",
+            key=f"regenerate-{message.id}",
+            on_click=_regenerate,
+            type="tertiary",
+            help="Ask the model again; this reply is kept as an earlier version.",
+        )
 
 
 if earlier:
@@ -281,6 +300,7 @@ if open_request_id is not None:
                 st.warning(outcome.error_message, icon=":material/cloud_off:")
             else:
                 # The runner saved the reply before closing the buffer: show its status and figures.
+                turn_running = False
                 messages, _ = chat.latest_messages(user, session.id, limit=1)
                 render_reply_footer(messages[-1])
                 _feedback_under(messages[-1])

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from components import state
 from components.markup import message_markdown, plain
 from services.reply_buffer import ReplySnapshot
 from services.reply_details import ReplyDetails, StepState, ToolStep
@@ -181,9 +182,58 @@ def render_streaming_reply(updates: Iterator[ReplySnapshot]) -> str:
     return text
 
 
+def reply_versions(messages: list[MessageView]) -> list[list[MessageView]]:
+    """The conversation as turns: each user message alone, and each run of replies to one message
+    (a reply, then each Retry or Regenerate of it) together, oldest version first."""
+    grouped: list[list[MessageView]] = []
+    for message in messages:
+        if message.role == Role.ASSISTANT and grouped and grouped[-1][-1].role == Role.ASSISTANT:
+            grouped[-1].append(message)
+        else:
+            grouped.append([message])
+    return grouped
+
+
+def _version_switcher(versions: list[MessageView], shown: int) -> None:
+    """ "Version 2 of 3" under a regenerated reply, with buttons: every version is kept and can be read."""
+    key = versions[0].id
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.button(
+            "Previous version",
+            icon=":material/chevron_left:",
+            key=f"version-back-{key}",
+            disabled=shown == 0,
+            on_click=state.show_version,
+            args=(key, shown - 1, len(versions)),
+            type="tertiary",
+        )
+        st.caption(f"Version {shown + 1} of {len(versions)}", width="content")
+        st.button(
+            "Next version",
+            icon=":material/chevron_right:",
+            key=f"version-next-{key}",
+            disabled=shown == len(versions) - 1,
+            on_click=state.show_version,
+            args=(key, shown + 1, len(versions)),
+            type="tertiary",
+        )
+
+
 def render_messages(
     messages: list[MessageView], *, below_reply: Callable[[MessageView], None] | None = None
 ) -> None:
-    """The conversation; `below_reply` draws extra widgets (feedback) under each reply."""
-    for message in messages:
-        render_message(message, below_reply=below_reply)
+    """The conversation; `below_reply` draws extra widgets (feedback) under each reply. Of a reply
+    with several versions, one shows (the newest, unless another was chosen), with a switcher."""
+    for versions in reply_versions(messages):
+        if len(versions) == 1:
+            render_message(versions[0], below_reply=below_reply)
+            continue
+        shown = state.shown_version(versions[0].id, len(versions))
+        message = versions[shown]
+
+        def below(reply: MessageView, versions: list[MessageView] = versions, shown: int = shown) -> None:
+            _version_switcher(versions, shown)
+            if below_reply is not None:
+                below_reply(reply)
+
+        render_message(message, below_reply=below)

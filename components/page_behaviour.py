@@ -5,6 +5,7 @@ Static code only: nothing here is built from user data, so nothing a user writes
 - Esc stops the reply being written, as in ChatGPT (it presses the page's Stop button).
 - On a phone the sidebar is a drawer: after opening a chat from it, it closes, so the chat shows.
 - On a desktop the message box has the focus when a chat page opens, ready for typing.
+- Every message has a Copy button (top right) that copies its text, as in ChatGPT.
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ _STYLE = """
 [data-testid="stSidebar"] [data-testid^="stBaseButton-"] p {
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
 }
+[data-testid="stChatMessage"] { position: relative; }
+.chat-copy-button {
+  position: absolute; top: 0.5rem; right: 0.5rem; padding: 0.1rem 0.5rem;
+  font: inherit; font-size: 0.8rem; color: #111111; background: #ffffff;
+  border: 1px solid #c8c8c8; border-radius: 0.4rem; cursor: pointer; opacity: 0;
+}
+[data-testid="stChatMessage"]:hover .chat-copy-button, .chat-copy-button:focus { opacity: 1; }
+@media (hover: none) { .chat-copy-button { opacity: 1; } }
 </style>
 """
 
-_SCRIPT = """
+_SCRIPT = r"""
 <script>
 (() => {
   if (window.__chatAppBehaviour) return;
@@ -48,6 +57,40 @@ _SCRIPT = """
     if (box && !box.disabled) box.focus();
   };
   setTimeout(focusMessageBox, 300);
+
+  // The text of a message as a person reads it: its Markdown blocks, without captions (figures),
+  // expanders (steps, sources) or buttons.
+  const CAPTION = '[data-testid="stCaptionContainer"]';
+  const NOT_MESSAGE_TEXT = `[data-testid="stExpander"], ${CAPTION}, button`;
+  const messageText = (message) =>
+    [...message.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+      .filter((block) => !block.closest(NOT_MESSAGE_TEXT) && !block.querySelector(CAPTION))
+      .map((block) => block.innerText.trim())
+      .filter(Boolean)
+      .join("\n\n");
+  const copy = async (text) => {
+    try { await navigator.clipboard.writeText(text); return true; } catch (error) {
+      const area = Object.assign(document.createElement("textarea"), { value: text });
+      document.body.appendChild(area); area.select();
+      const copied = document.execCommand("copy"); area.remove(); return copied;
+    }
+  };
+  const addCopyButtons = () => {
+    for (const message of document.querySelectorAll('[data-testid="stChatMessage"]')) {
+      if (message.querySelector(":scope > .chat-copy-button")) continue;
+      const button = Object.assign(document.createElement("button"), {
+        type: "button", className: "chat-copy-button", textContent: "Copy",
+      });
+      button.setAttribute("aria-label", "Copy message");
+      button.addEventListener("click", async () => {
+        button.textContent = (await copy(messageText(message))) ? "Copied" : "Copy failed";
+        setTimeout(() => { button.textContent = "Copy"; }, 1500);
+      });
+      message.appendChild(button);
+    }
+  };
+  new MutationObserver(addCopyButtons).observe(document.body, { childList: true, subtree: true });
+  addCopyButtons();
 })();
 </script>
 """

@@ -49,6 +49,22 @@ def dismiss_demo_notice() -> None:
     st.session_state[_DEMO_NOTICE_DISMISSED] = True
 
 
+_SHOWN_VERSIONS = "shown_reply_versions"
+
+
+def shown_version(first_version_id: int, count: int) -> int:
+    """Which version of a regenerated reply to show (by the first version's id): the one chosen, or
+    the newest. A new version makes the newest show again."""
+    chosen = st.session_state.get(_SHOWN_VERSIONS, {}).get(first_version_id)
+    if isinstance(chosen, tuple) and chosen[1] == count and 0 <= chosen[0] < count:
+        return int(chosen[0])
+    return count - 1
+
+
+def show_version(first_version_id: int, index: int, count: int) -> None:
+    st.session_state.setdefault(_SHOWN_VERSIONS, {})[first_version_id] = (index, count)
+
+
 # -- history page ---------------------------------------------------------------------------------
 _HISTORY_CURSORS = "history_cursors"
 _HISTORY_QUERY_SIGNATURE = "history_query_signature"

@@ -20,14 +20,21 @@ def build_context(
 ) -> list[PromptMessage]:
     """Newest messages first until the budget is spent; the newest user message always goes in.
 
-    Assistant replies that failed carry no useful text and are left out. Budgeting by characters
+    Assistant replies that failed carry no useful text and are left out; of several versions of
+    one reply, only the newest goes in. Budgeting by characters
     (about four a token) keeps this free of any tokenizer download.
     """
-    usable = [
-        m
-        for m in history
-        if m.content.strip() and not (m.role == Role.ASSISTANT and m.status == MessageStatus.ERROR)
-    ]
+    usable: list[HistoryMessage] = []
+    for message in history:
+        if not message.content.strip() or (
+            message.role == Role.ASSISTANT and message.status == MessageStatus.ERROR
+        ):
+            continue
+        if message.role == Role.ASSISTANT and usable and usable[-1].role == Role.ASSISTANT:
+            # A newer version of the same reply (Retry after Stop, Regenerate) replaces the older.
+            usable[-1] = message
+            continue
+        usable.append(message)
     chosen: list[PromptMessage] = []
     remaining = char_budget - len(system_prompt)
     for index, message in enumerate(reversed(usable)):

@@ -195,3 +195,25 @@ def test_no_page_has_a_serious_accessibility_violation(streamlit_app, browser, c
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(found, indent=2))
     assert not found, json.dumps(found, indent=2)
+
+
+def test_esc_stops_a_reply_and_copy_copies_a_message(streamlit_app, browser, clean_db) -> None:
+    app = streamlit_app(DEMO_FIRST_TOKEN_DELAY_SECONDS="0.3", DEMO_WORD_DELAY_SECONDS="0.3")
+    context, page = open_page(browser, f"{app.url}/chat", "desktop")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
+    try:
+        wait_until_idle(page)
+        page.get_by_placeholder("Message").fill("Write a long story")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Stop").wait_for(timeout=20_000)
+        page.get_by_test_id("stChatMessage").nth(1).get_by_text("demo model").wait_for(timeout=20_000)
+        page.keyboard.press("Escape")
+        page.get_by_text("Stopped by you.").wait_for(timeout=20_000)
+        wait_until_idle(page)
+        question = page.get_by_test_id("stChatMessage").first
+        question.hover()
+        question.get_by_role("button", name="Copy message").click()
+        assert page.evaluate("navigator.clipboard.readText()") == "Write a long story"
+        shoot(page, "esc-stopped-and-copied-desktop")
+    finally:
+        context.close()

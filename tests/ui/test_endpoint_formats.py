@@ -135,6 +135,18 @@ def test_how_a_stream_ended_is_shown_and_stored(
     assert any(b.label == "Retry" for b in app.button) is retry
 
 
+def test_retry_after_a_stopped_reply_makes_a_new_version_not_a_second_reply(endpoint_app, clean_db) -> None:
+    app = send(endpoint_app("runaway", LLM_MAX_TOKENS="16"), "hello")  # stopped at the limit
+    next(b for b in app.button if b.label == "Retry").click().run()
+    assert not app.exception
+    app.run()  # the page's next run (the run that streamed the new version drew only that)
+    with clean_db.connect() as connection:
+        statuses = [r[0] for r in connection.execute(text("SELECT status FROM chat_message ORDER BY seq"))]
+    assert statuses == ["complete", "stopped", "stopped"]
+    assert [m.name for m in app.chat_message] == ["user", "assistant"]
+    assert any(c.value == "Version 2 of 2" for c in app.caption)
+
+
 def test_retrieved_sources_show_under_the_reply(endpoint_app, clean_db, fake_serving) -> None:
     from tests.fakes.serving import VECTOR_INDEX
 

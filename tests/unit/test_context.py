@@ -60,3 +60,22 @@ def test_failed_and_empty_replies_are_left_out_and_no_reply_leads() -> None:
         ("assistant", "partial"),
         ("user", "q2"),
     ]
+
+
+def test_of_several_versions_of_a_reply_only_the_newest_goes_in() -> None:
+    context = build_context(
+        system_prompt="",
+        history=history(
+            ("user", "plan a trip", "complete"),
+            ("assistant", "a stopped half", "stopped"),
+            ("assistant", "a failed one", "error"),
+            ("assistant", "the regenerated plan", "complete"),
+            ("user", "shorter please", "complete"),
+        ),
+        char_budget=10_000,
+    )
+    assert [(m.role, m.content) for m in context] == [
+        ("user", "plan a trip"),
+        ("assistant", "the regenerated plan"),
+        ("user", "shorter please"),
+    ]
