@@ -81,7 +81,9 @@ submission_problems: list[tuple[str, str]] = []  # (kind, text), shown under the
 refused_text: str | None = None
 submitted_request_id: uuid.UUID | None = None  # this run's new turn: its buffer needs no lookup
 submitted_user_message_id: int | None = None
-prompt = st.chat_input("Message", key="chat-message", submit_mode="disable")
+# The box stays enabled while a reply streams, so the next message can be drafted; sending it
+# before the reply ends shows it back, unsent (TurnInProgress), and the reply carries on.
+prompt = st.chat_input("Message", key="chat-message")
 if prompt is not None:
     try:
         result = chat.submit_message(
@@ -263,7 +265,6 @@ if earlier:
         key=f"earlier-{session.id}",
     )
 render_messages(messages, below_reply=_feedback_under)
-_show_submission_problems()
 
 
 @st.fragment(run_every=2)
@@ -282,6 +283,9 @@ def _follow_reply_written_elsewhere(request_id: uuid.UUID) -> None:
 
 
 if open_request_id is not None:
+    for _, problem in submission_problems:
+        # Said at once: the full notice, with the text sent back, draws after the reply ends.
+        st.toast(problem, icon=":material/warning:")
     with st.chat_message("assistant"):
         stop_slot = st.empty()
         stop_slot.button(
@@ -306,6 +310,7 @@ if open_request_id is not None:
                 _feedback_under(messages[-1])
         else:
             _follow_reply_written_elsewhere(open_request_id)
+            _show_submission_problems()
             st.stop()
 
 if (
@@ -319,3 +324,6 @@ if (
         st.warning(error.user_message)
     else:
         st.rerun()
+
+# A message refused while a reply was being written shows under that reply, by the message box.
+_show_submission_problems()

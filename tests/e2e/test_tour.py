@@ -217,3 +217,25 @@ def test_esc_stops_a_reply_and_copy_copies_a_message(streamlit_app, browser, cle
         shoot(page, "esc-stopped-and-copied-desktop")
     finally:
         context.close()
+
+
+def test_the_next_message_can_be_drafted_while_a_reply_streams(streamlit_app, browser, clean_db) -> None:
+    app = streamlit_app(DEMO_FIRST_TOKEN_DELAY_SECONDS="0.3", DEMO_WORD_DELAY_SECONDS="0.1")
+    context, page = open_page(browser, f"{app.url}/chat", "desktop")
+    try:
+        wait_until_idle(page)
+        box = page.get_by_placeholder("Message")
+        box.fill("First question")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Stop").wait_for(timeout=20_000)
+        box.fill("A follow-up, typed while the reply streams")  # the box is not disabled
+        page.keyboard.press("Enter")  # too early: shown back, unsent, and the reply carries on
+        page.get_by_text("A reply is still being written").wait_for(timeout=20_000)
+        page.get_by_text("A follow-up, typed while the reply streams").first.wait_for(timeout=10_000)
+        page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
+        wait_until_idle(page)
+        reply = page.get_by_test_id("stChatMessage").nth(1)
+        assert "This is turn 1 of the conversation" in reply.inner_text()
+        shoot(page, "draft-while-streaming-desktop")
+    finally:
+        context.close()
