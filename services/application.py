@@ -4,6 +4,7 @@ the turn runner and the services. The UI caches one `Application`; tests and scr
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -79,12 +80,15 @@ class Application:
     endpoints: EndpointCatalog
     # Sends ratings of traced replies to MLflow; None without a Databricks workspace.
     trace_feedback: TraceFeedbackSender | None = None
+    warm_up: threading.Thread | None = None
 
     def close(self) -> None:
         """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
         self.runner.shutdown()
         if self.trace_feedback is not None:
             self.trace_feedback.stop()
+        if self.warm_up is not None:
+            self.warm_up.join(timeout=10)  # its connections go back to the pool before it closes
         self.engine.dispose()
 
 
@@ -97,6 +101,26 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in _BODY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(settings.log_level)))
+
+
+# Connections opened at start, so the first page runs and turns find them ready (a Lakebase connection
+# costs a TLS handshake and a credential; each page run and each turn holds one for a moment).
+WARM_CONNECTIONS = 4
+
+
+def _warm_up(engine: Engine, models: ModelClientFactory) -> None:
+    """Fill part of the connection pool and prepare the model client, in the background: the first
+    turn after a start should be as quick as the next. Failures are left to the first real use."""
+    connections = []
+    try:
+        for _ in range(WARM_CONNECTIONS):  # far below the pool's size (persistence.database)
+            connections.append(engine.connect())
+    except Exception as error:
+        logger.info("Warming up the database pool stopped: %s", type(error).__name__)
+    finally:
+        for connection in connections:
+            connection.close()  # back into the pool, open
+    models.warm_up()
 
 
 def build_application(settings: Settings) -> Application:
@@ -128,6 +152,8 @@ def build_application(settings: Settings) -> Application:
         transactions=transactions, models=models, endpoints=endpoints, settings=settings, extension=extension
     )
     runner.recover_interrupted()
+    warm_up = threading.Thread(target=_warm_up, args=(engine, models), name="warm-up", daemon=True)
+    warm_up.start()
     trace_feedback = None
     if uses_workspace:
         # Learn the default endpoint's task now, in the background, so the first turn need not.
@@ -153,4 +179,5 @@ def build_application(settings: Settings) -> Application:
         admin=AdminService(transactions=transactions),
         endpoints=endpoints,
         trace_feedback=trace_feedback,
+        warm_up=warm_up,
     )

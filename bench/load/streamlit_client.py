@@ -44,10 +44,11 @@ class RunResult:
 class BrowserTab:
     """One simulated tab: a websocket session with its identity header."""
 
-    def __init__(self, base_url: str, *, headers: dict[str, str], page: str = "") -> None:
+    def __init__(self, base_url: str, *, headers: dict[str, str], page: str = "", query: str = "") -> None:
         self._url = base_url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         self._headers = headers
         self._page = page
+        self._query = query  # the URL's query string, without "?", sent with every rerun
         self._page_script_hash = ""
         self._chat_input_id: str | None = None
         self._socket: ClientConnection | None = None
@@ -89,12 +90,17 @@ class BrowserTab:
         message = BackMsg()
         state = message.rerun_script
         state.page_script_hash = self._page_script_hash
+        state.query_string = self._query
         if not self._page_script_hash:
             state.page_name = self._page  # the URL path, as a first load sends it
         state.widget_states.widgets.extend(widgets)
         state.context_info.timezone = "UTC"
         state.context_info.locale = "en-US"
         return message.SerializeToString()
+
+    async def rerun(self, *, timeout: float = 120) -> RunResult:
+        """A run with nothing changed, as after a click that changes nothing on the page."""
+        return await self._run([], expect=None, prompt=None, timeout=timeout)
 
     async def load(self, *, timeout: float = 120) -> RunResult:
         """The first run, as a page load: learns the chat input."""

@@ -65,6 +65,11 @@ class ModelClientFactory:
             return self._demo
         return self._remote
 
+    def warm_up(self) -> None:
+        """Whatever the remote client can prepare before its first turn (see its `warm_up`)."""
+        if isinstance(self._remote, DatabricksServingClient):
+            self._remote.warm_up()
+
     def configuration_hint(self) -> str | None:
         """Why the demo model is in use, when settings look half-done."""
         settings = self._settings

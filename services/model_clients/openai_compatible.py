@@ -305,6 +305,15 @@ class DatabricksServingClient:
     def label(self) -> str:
         return "Databricks serving endpoint"
 
+    def warm_up(self) -> None:
+        """Fetch the credential now (for a service principal, an OAuth round trip), so that the first
+        turn does not wait for it. Called in the background at start; a failure only means the first
+        turn tries again, and says what went wrong then."""
+        try:
+            self._token_provider()
+        except Exception as error:
+            logger.info("Warming up the serving client failed: %s", type(error).__name__)
+
     def stream_chat(
         self, messages: list[PromptMessage], params: GenerationParams, *, user_token: str | None = None
     ) -> Iterator[StreamEvent]:
