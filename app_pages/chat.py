@@ -12,6 +12,7 @@ from components.messages import render_messages, render_reply_footer, render_str
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
+from services.chat import ChatPage
 from services.errors import SessionNotFound, TurnInProgress, UserError
 from services.replies import KEPT_FOR_LATER_MESSAGE
 from services.text import parse_session_id
@@ -42,29 +43,6 @@ def _open_chat(session_id: uuid.UUID) -> None:
     st.query_params["session"] = str(session_id)
 
 
-def _session_from_url_or_state() -> SessionView | None:
-    requested = st.query_params.get("session")
-    if requested:
-        try:
-            session = chat.get_session(user, parse_session_id(requested))
-        except UserError as error:
-            st.error(error.user_message)
-            st.button("Start a new chat", on_click=_start_new_chat, type="primary")
-            st.stop()
-        state.set_current_session_id(session.id)
-        return session
-    remembered = state.current_session_id()
-    if remembered is None:
-        return None
-    try:
-        session = chat.get_session(user, remembered)
-    except SessionNotFound:
-        state.set_current_session_id(None)
-        return None
-    st.query_params["session"] = str(session.id)  # the URL is a bookmark for this chat
-    return session
-
-
 def _ensure_session(session: SessionView | None) -> SessionView:
     if session is not None:
         return session
@@ -74,9 +52,26 @@ def _ensure_session(session: SessionView | None) -> SessionView:
     return created
 
 
-session = _session_from_url_or_state()
+def _refuse_link(error: UserError) -> None:
+    """The URL names a chat this user cannot open (another's, deleted, or garbled): say so."""
+    st.error(error.user_message)
+    st.button("Start a new chat", on_click=_start_new_chat, type="primary")
+    _show_submission_problems()
+    st.stop()
 
-# -- a new message: validated, then saved with its request before anything else happens ---------------
+
+def _show_submission_problems() -> None:
+    for kind, text in submission_problems:
+        if kind == "error":
+            st.error(text, icon=":material/block:")
+        else:
+            st.warning(text, icon=":material/warning:")
+    if refused_text is not None:
+        with st.expander("Your message (not sent)", expanded=True):
+            st.code(refused_text, language=None, wrap_lines=True)
+
+
+# -- a new message: validated, then saved with its request before anything else is read -------------
 submission_problems: list[tuple[str, str]] = []  # (kind, text), shown under the conversation
 refused_text: str | None = None
 submitted_request_id: uuid.UUID | None = None  # this run's new turn: its buffer needs no lookup
@@ -84,15 +79,19 @@ submitted_user_message_id: int | None = None
 # The box stays enabled while a reply streams, so the next message can be drafted; sending it
 # before the reply ends shows it back, unsent (TurnInProgress), and the reply carries on.
 prompt = st.chat_input("Message", key="chat-message")
+
+# The chat the URL names, else the one this tab had open.
+linked = st.query_params.get("session")
+try:
+    session_id = parse_session_id(linked) if linked else state.current_session_id()
+except UserError as error:
+    _refuse_link(error)
+
 if prompt is not None:
     try:
-        result = chat.submit_message(
-            user, session.id if session else None, prompt, client_message_id=str(uuid.uuid4())
-        )
-        if session is None or session.id != result.session_id:
-            state.set_current_session_id(result.session_id)
-            st.query_params["session"] = str(result.session_id)
-            session = chat.get_session(user, result.session_id)  # a new chat: its title and id
+        # The service checks that the chat is this user's; a new chat is made with the message.
+        result = chat.submit_message(user, session_id, prompt, client_message_id=str(uuid.uuid4()))
+        session_id = result.session_id
         submitted_request_id, submitted_user_message_id = result.request_id, result.user_message_id
         submission_problems += [("warning", notice) for notice in result.notices]
     except UserError as error:
@@ -102,11 +101,34 @@ if prompt is not None:
         )
         refused_text = prompt if prompt.strip() else None
 
+
+# -- one read of everything the page draws ---------------------------------------------------------------
+def _read_page(chat_id: uuid.UUID | None) -> ChatPage:
+    return chat.page(
+        user,
+        chat_id,
+        recent_limit=20,
+        message_limit=state.shown_messages(chat_id) if chat_id else state.MESSAGES_PER_STEP,
+        look_for_open_request=submitted_request_id is None,
+    )
+
+
+try:
+    page = _read_page(session_id)
+except SessionNotFound as error:
+    if linked:
+        _refuse_link(error)
+    state.set_current_session_id(None)  # the chat this tab had open was deleted elsewhere
+    page = _read_page(None)
+session = page.session
+if session is not None:
+    state.set_current_session_id(session.id)
+    if st.query_params.get("session") != str(session.id):
+        st.query_params["session"] = str(session.id)  # the URL is a bookmark for this chat
+
 # -- sidebar: new chat, recent chats, this chat's model settings ---------------------------------------
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
-render_session_list(
-    chat.recent_sessions(user, limit=20), current=session.id if session else None, on_open=_open_chat
-)
+render_session_list(page.recent, current=session.id if session else None, on_open=_open_chat)
 effective = chat.effective_model_settings(session) if session else chat.default_model_settings()
 change = render_settings_panel(
     effective, app.endpoints.choices(), key=f"settings-{session.id if session else 'new'}"
@@ -188,42 +210,28 @@ if model_client.is_demo and not state.demo_notice_dismissed():
         )
 
 
-def _show_submission_problems() -> None:
-    for kind, text in submission_problems:
-        if kind == "error":
-            st.error(text, icon=":material/block:")
-        else:
-            st.warning(text, icon=":material/warning:")
-    if refused_text is not None:
-        with st.expander("Your message (not sent)", expanded=True):
-            st.code(refused_text, language=None, wrap_lines=True)
-
-
 if session is None:
     _show_submission_problems()
     st.markdown("Ask anything to start. Your conversations are saved and listed in the sidebar.")
     st.stop()
 
-# -- the conversation, from the database ---------------------------------------------------------------
-# The reply being written is found before the messages are read: the one this run just started (no
-# database read before its first words), else whatever request the chat has open (a reload, another
-# tab, another instance). A turn can end while this page reads, so its reply may already be among
-# the messages: it is drawn once, from its buffer, and left out of the list.
+# -- the conversation, as read above ---------------------------------------------------------------------
+# The reply being written: the one this run just started (its buffer is at hand), else whatever
+# request the chat had open when the page was read (a reload, another tab, another instance). A turn
+# can end while the page reads, so its reply may already be among the messages: it is drawn once,
+# from its buffer, and left out of the list.
 open_request_id: uuid.UUID | None = None
 answered_message_id: int | None = None
 buffer = app.runner.buffer_for(submitted_request_id) if submitted_request_id else None
 if buffer is not None:
     open_request_id, answered_message_id = submitted_request_id, submitted_user_message_id
-else:
-    open_request = chat.open_request(user, session.id)
-    if open_request is not None:
-        open_request_id, answered_message_id = open_request.id, open_request.user_message_id
-        buffer = app.runner.buffer_for(open_request.id)
+elif page.open_request is not None:
+    open_request_id, answered_message_id = page.open_request.id, page.open_request.user_message_id
+    buffer = app.runner.buffer_for(page.open_request.id)
 turn_running = open_request_id is not None  # no Regenerate while a reply is being written
-messages, earlier = chat.latest_messages(user, session.id, limit=state.shown_messages(session.id))
+messages, earlier, ratings = page.messages, page.earlier, page.ratings
 if answered_message_id is not None:
     messages = [message for message in messages if message.id <= answered_message_id]
-ratings = app.feedback.ratings_in_session(user, session.id)
 
 
 def _save_rating(message_id: int, rating: int | None, comment: str | None) -> None:

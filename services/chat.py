@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -17,12 +18,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
-from persistence.repositories import MessageRepository, RequestRepository, SessionRepository, database_now
+from persistence.repositories import (
+    FeedbackRepository,
+    MessageRepository,
+    RequestRepository,
+    SessionRepository,
+    database_now,
+)
 from persistence.statuses import MessageStatus, RequestStatus, Role
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
 from services.errors import SessionNotFound, TurnInProgress, UserError
+from services.feedback import Rating
 from services.model_clients.factory import ModelClientFactory
 from services.model_settings import MAX_TOKENS_LIMIT, effective_model_settings
 from services.replies import INTERRUPTED_MESSAGE, close_request
@@ -44,6 +52,18 @@ from services.views import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    """Everything one run of the chat page draws, read in one short transaction."""
+
+    session: SessionView | None
+    recent: list[SessionSummary]
+    open_request: RequestView | None  # the reply being written, found before the messages were read
+    messages: list[MessageView]  # the newest ones, oldest first
+    earlier: int  # how many older messages are not in `messages`
+    ratings: dict[int, Rating]
 
 
 class TurnLimitReached(UserError):
@@ -341,22 +361,63 @@ class ChatService:
     def open_request(self, user: User, session_id: uuid.UUID) -> RequestView | None:
         """The unfinished request of a session, if any. One whose runner is gone for good is closed."""
         with unit_of_work(self._transactions) as db:
-            request = RequestRepository(db, owner_id=user.email).open_for_session(session_id)
-            if request is None:
-                return None
-            now = database_now(db)
-            if self._runner.is_abandoned(request, now):
-                close_request(
-                    db,
-                    request_id=request.id,
-                    owner_id=user.email,
-                    outcome=TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE),
-                )
-                db.commit()
-                return None
-            return from_row(
-                RequestView, request, seconds_since_activity=(now - request.last_activity).total_seconds()
+            return self._open_request(db, user, session_id)
+
+    def _open_request(self, db: Session, user: User, session_id: uuid.UUID) -> RequestView | None:
+        request = RequestRepository(db, owner_id=user.email).open_for_session(session_id)
+        if request is None:
+            return None
+        now = database_now(db)
+        if self._runner.is_abandoned(request, now):
+            close_request(
+                db,
+                request_id=request.id,
+                owner_id=user.email,
+                outcome=TurnOutcome(MessageStatus.INTERRUPTED, request.partial_text, INTERRUPTED_MESSAGE),
             )
+            db.commit()
+            return None
+        return from_row(
+            RequestView, request, seconds_since_activity=(now - request.last_activity).total_seconds()
+        )
+
+    @safe_to_repeat
+    def page(
+        self,
+        user: User,
+        session_id: uuid.UUID | None,
+        *,
+        recent_limit: int,
+        message_limit: int,
+        look_for_open_request: bool = True,
+    ) -> ChatPage:
+        """What the chat page draws, in one transaction instead of one per part: every round trip
+        of a page run competes with the replies streaming in the same process.
+
+        The open request is read before the messages (pass `look_for_open_request=False` when the
+        page already holds the reply's buffer): a reply that ends in between is then among the
+        messages too, and the page draws it once, from its buffer. Never the other way round, where
+        it would be in neither."""
+        with unit_of_work(self._transactions) as db:
+            sessions = SessionRepository(db, owner_id=user.email)
+            recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=recent_limit)]
+            if session_id is None:
+                return ChatPage(None, recent, None, [], 0, {})
+            row = sessions.get(session_id)
+            if row is None:
+                raise SessionNotFound()
+            session = _session_view(row)
+            open_request = self._open_request(db, user, session_id) if look_for_open_request else None
+            rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=message_limit)
+            ratings = {
+                message_id: Rating(rating, comment)
+                for message_id, rating, comment in FeedbackRepository(db, user_id=user.email).in_session(
+                    session_id
+                )
+            }
+            messages = [message_view(m) for m in rows]
+            earlier = max(0, row.message_count - len(rows))
+            return ChatPage(session, recent, open_request, messages, earlier, ratings)
 
     def stop(self, user: User, request_id: uuid.UUID) -> bool:
         """Ask the runner to stop a reply; what was written so far is saved as `stopped`."""

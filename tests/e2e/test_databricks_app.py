@@ -68,7 +68,9 @@ def test_a_streamed_turn_is_saved_in_lakebase_when_run_as_a_databricks_app(
         context = browser.new_context(extra_http_headers={"X-Forwarded-Email": USER_EMAIL})
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{port}/chat")
+        page.get_by_role("button", name="Details").click()  # the chat's model, in its details menu
         page.get_by_text("Databricks serving endpoint").first.wait_for(timeout=30_000)
+        page.keyboard.press("Escape")
         page.get_by_placeholder("Message").fill("Hello from the workspace")
         page.keyboard.press("Enter")
         page.get_by_text("Served reply to: Hello from the workspace").wait_for(timeout=30_000)
