@@ -264,6 +264,46 @@ def _feedback_under(message: MessageView) -> None:
         )
 
 
+latest_question_id = next(
+    (m.id for m in reversed(messages) if m.role == Role.USER and not m.superseded), None
+)
+
+
+def _edit_question(message: MessageView) -> None:
+    """Under the latest question: Edit, which opens a form to change it and send it again. The old
+    question and its replies stay in the chat, collapsed; the model sees only the new one."""
+    if message.id != latest_question_id:
+        return  # (while its reply is written, sending an edit says to wait or press Stop)
+    if state.editing_message() != message.id:
+        st.button(
+            "Edit",
+            icon=":material/edit:",
+            key=f"edit-{message.id}",
+            on_click=state.set_editing_message,
+            args=(message.id,),
+            type="tertiary",
+        )
+        return
+    with st.form(key=f"edit-form-{message.id}", border=False):
+        edited = st.text_area("Edit your message", value=message.content, key=f"edit-text-{message.id}")
+        with st.container(horizontal=True, gap="small"):
+            send = st.form_submit_button("Send edited message", type="primary")
+            cancel = st.form_submit_button("Cancel")
+    if cancel:
+        state.set_editing_message(None)
+        st.rerun()
+    if send:
+        try:
+            chat.submit_message(
+                user, session.id, edited, client_message_id=str(uuid.uuid4()), replacing=message.id
+            )
+        except UserError as error:
+            st.error(error.user_message)  # nothing changed; the edited text is still in the form
+        else:
+            state.set_editing_message(None)
+            st.rerun()  # the next run finds the new request open and streams its reply
+
+
 if earlier:
     st.button(
         f"Show {min(earlier, state.MESSAGES_PER_STEP)} earlier messages ({earlier:,} not shown)",
@@ -272,7 +312,7 @@ if earlier:
         icon=":material/expand_less:",
         key=f"earlier-{session.id}",
     )
-render_messages(messages, below_reply=_feedback_under)
+render_messages(messages, below_reply=_feedback_under, below_question=_edit_question)
 
 
 @st.fragment(run_every=2)

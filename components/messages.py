@@ -112,13 +112,20 @@ def reply_caption(message: MessageView) -> str:
     return " · ".join(parts)
 
 
-def render_message(message: MessageView, *, below_reply: Callable[[MessageView], None] | None = None) -> None:
+def render_message(
+    message: MessageView,
+    *,
+    below_reply: Callable[[MessageView], None] | None = None,
+    below_question: Callable[[MessageView], None] | None = None,
+) -> None:
     with st.chat_message(message.role):
         if message.role == Role.ASSISTANT:
             render_steps(message.details)
         # Markdown with HTML off and images as links (components.markup): never trusted as HTML.
         if message.content:
             st.markdown(message_markdown(message.content))
+        if message.role == Role.USER and below_question is not None:
+            below_question(message)
         if message.role == Role.ASSISTANT:
             render_sources(message.details)
             render_reply_footer(message)
@@ -219,14 +226,49 @@ def _version_switcher(versions: list[MessageView], shown: int) -> None:
         )
 
 
+def _render_superseded(messages: list[MessageView]) -> None:
+    """Messages an edit replaced: kept where they were, collapsed, and never sent to a model again."""
+    with st.expander(f"Before your edit ({len(messages)} messages)", icon=":material/edit_note:"):
+        for message in messages:
+            render_message(message)
+
+
 def render_messages(
-    messages: list[MessageView], *, below_reply: Callable[[MessageView], None] | None = None
+    messages: list[MessageView],
+    *,
+    below_reply: Callable[[MessageView], None] | None = None,
+    below_question: Callable[[MessageView], None] | None = None,
 ) -> None:
-    """The conversation; `below_reply` draws extra widgets (feedback) under each reply. Of a reply
-    with several versions, one shows (the newest, unless another was chosen), with a switcher."""
+    """The conversation; `below_reply` draws extra widgets (feedback) under each reply, and
+    `below_question` under each question. Of a reply with several versions, one shows (the newest,
+    unless another was chosen), with a switcher. Messages an edit replaced are collapsed."""
+    superseded: list[MessageView] = []
+    current: list[MessageView] = []
+    for message in messages:
+        if message.superseded:
+            if current:
+                _render_current(current, below_reply, below_question)
+                current = []
+            superseded.append(message)
+        else:
+            if superseded:
+                _render_superseded(superseded)
+                superseded = []
+            current.append(message)
+    if superseded:
+        _render_superseded(superseded)
+    if current:
+        _render_current(current, below_reply, below_question)
+
+
+def _render_current(
+    messages: list[MessageView],
+    below_reply: Callable[[MessageView], None] | None,
+    below_question: Callable[[MessageView], None] | None,
+) -> None:
     for versions in reply_versions(messages):
         if len(versions) == 1:
-            render_message(versions[0], below_reply=below_reply)
+            render_message(versions[0], below_reply=below_reply, below_question=below_question)
             continue
         shown = state.shown_version(versions[0].id, len(versions))
         message = versions[shown]

@@ -49,6 +49,19 @@ def dismiss_demo_notice() -> None:
     st.session_state[_DEMO_NOTICE_DISMISSED] = True
 
 
+_EDITING = "editing_message"
+
+
+def editing_message() -> int | None:
+    """The user message whose edit form is open, if any."""
+    value = st.session_state.get(_EDITING)
+    return value if isinstance(value, int) else None
+
+
+def set_editing_message(message_id: int | None) -> None:
+    st.session_state[_EDITING] = message_id
+
+
 _SHOWN_VERSIONS = "shown_reply_versions"
 
 

@@ -93,6 +93,8 @@ class ChatMessageRow(Base):
     imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     # A reply's tool steps, reasoning, sources and trace ids (services.reply_details), or None.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Replaced by an edit of the user's message: kept and shown collapsed, never sent to a model again.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,

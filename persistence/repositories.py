@@ -216,10 +216,26 @@ class MessageRepository:
         ).all()
         return list(reversed(rows))
 
+    def supersede_from(self, session_id: uuid.UUID, message_id: int) -> None:
+        """Mark `message_id` and every later message of the chat as replaced by an edit."""
+        first = select(ChatMessageRow.seq).where(ChatMessageRow.id == message_id).scalar_subquery()
+        self._db.execute(
+            update(ChatMessageRow)
+            .where(
+                ChatMessageRow.session_id == session_id,
+                ChatMessageRow.seq >= first,
+                ChatMessageRow.session_id.in_(
+                    select(ChatSessionRow.id).where(ChatSessionRow.owner_id == self._owner_id)
+                ),
+            )
+            .values(superseded=True)
+        )
+
     def list_recent_for_context(
         self, session_id: uuid.UUID, *, up_to_seq: int, limit: int
     ) -> Sequence[ChatMessageRow]:
-        """The newest `limit` messages at or before `up_to_seq`, oldest first."""
+        """The newest `limit` messages at or before `up_to_seq` that an edit did not replace, oldest
+        first."""
         rows = self._db.scalars(
             select(ChatMessageRow)
             .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
@@ -227,6 +243,7 @@ class MessageRepository:
                 ChatMessageRow.session_id == session_id,
                 ChatSessionRow.owner_id == self._owner_id,
                 ChatMessageRow.seq <= up_to_seq,
+                ChatMessageRow.superseded.is_(False),
             )
             .order_by(ChatMessageRow.seq.desc())
             .limit(limit)

@@ -211,12 +211,22 @@ class ChatService:
 
     @safe_to_repeat
     def submit_message(
-        self, user: User, session_id: uuid.UUID | None, text: str | None, *, client_message_id: str
+        self,
+        user: User,
+        session_id: uuid.UUID | None,
+        text: str | None,
+        *,
+        client_message_id: str,
+        replacing: int | None = None,
     ) -> SubmitResult:
         """Save the user's message and a pending request in one transaction, then start the turn.
 
         With no `session_id`, a new session is created in that same transaction, so a refused
         message never leaves an empty chat behind.
+
+        `replacing` (edit and resend): the id of the chat's latest user message, which this one
+        replaces. It and its replies stay in the chat, marked superseded in the same transaction,
+        and leave every later prompt.
 
         The same `client_message_id` twice (a double click, a replayed rerun) stores nothing new
         and returns the first result.
@@ -229,7 +239,9 @@ class ChatService:
                 "were replaced with �."
             )
         try:
-            result = self._store_submission(user, session_id, checked.text, client_message_id, notices)
+            result = self._store_submission(
+                user, session_id, checked.text, client_message_id, notices, replacing=replacing
+            )
         except IntegrityError:
             # A concurrent submit with the same client id won the race: answer with its result.
             existing = self._existing_submission(user, client_message_id)
@@ -259,7 +271,14 @@ class ChatService:
             )
 
     def _store_submission(
-        self, user: User, session_id: uuid.UUID | None, text: str, client_message_id: str, notices: list[str]
+        self,
+        user: User,
+        session_id: uuid.UUID | None,
+        text: str,
+        client_message_id: str,
+        notices: list[str],
+        *,
+        replacing: int | None = None,
     ) -> SubmitResult:
         existing = self._existing_submission(user, client_message_id)
         if existing is not None:
@@ -282,6 +301,12 @@ class ChatService:
             if requests.open_for_session(session_id) is not None:
                 raise TurnInProgress()
             self._enforce_turn_limits(db, requests)
+            if replacing is not None:
+                if messages.last_user_message_id(session_id) != replacing:
+                    raise InvalidMessage(
+                        "Only your latest message can be edited; this one is shown below, to send as new."
+                    )
+                messages.supersede_from(session_id, replacing)
             message = messages.append(
                 ChatMessageRow(
                     session_id=session_id,

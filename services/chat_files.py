@@ -120,6 +120,7 @@ class ChatFiles:
                     "error_message": m.error_message,
                     "created_at": _iso(m.created_at),
                     **({"details": m.details} if m.details else {}),
+                    **({"superseded": True} if m.superseded else {}),
                 }
                 for m in messages
             ],
@@ -148,6 +149,8 @@ class ChatFiles:
         for message in document["messages"]:
             who = "You" if message["role"] == Role.USER else "Assistant"
             status = "" if message["status"] == MessageStatus.COMPLETE else f" ({message['status']})"
+            if message.get("superseded"):
+                status += " (replaced by an edit)"
             lines += [f"## {who}{status}", ""]
             details = ReplyDetails.from_json(message.get("details"))
             for step in details.steps:
@@ -248,6 +251,7 @@ class ChatFiles:
                         error_message=_optional_text(message.get("error_message"), f"{name}.error_message"),
                         created_at=_parse_time(message.get("created_at"), f"{name}.created_at") or func.now(),
                         details=_imported_details(message.get("details"), f"{name}.details"),
+                        superseded=message.get("superseded") is True,
                         imported=True,
                     )
                 )

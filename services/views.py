@@ -77,6 +77,7 @@ class MessageView:
     error_message: str | None
     created_at: datetime
     details: ReplyDetails = field(default_factory=ReplyDetails)
+    superseded: bool = False  # replaced by an edit of the user's message
 
 
 @dataclass(frozen=True)

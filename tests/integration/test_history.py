@@ -307,3 +307,24 @@ def test_a_file_that_is_not_an_export_is_refused_clearly_and_stores_nothing(
     assert words in caught.value.user_message
     with unit_of_work(sessions) as db:
         assert db.scalar(select(func.count()).select_from(ChatSessionRow)) == 0
+
+
+def test_messages_replaced_by_an_edit_stay_marked_through_export_and_import(sessions, files) -> None:
+    original = add_session(sessions, ALICE.email, "Edited", ["Lisbn?", "A reply.", "Lisbon?", "Another."])
+    with unit_of_work(sessions) as db:
+        db.execute(
+            text("UPDATE chat_message SET superseded = true WHERE session_id = :id AND seq <= 2"),
+            {"id": original},
+        )
+        db.commit()
+    exported = files.export_json(ALICE, original)
+    assert [m.get("superseded", False) for m in json.loads(exported)["messages"]] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    imported = files.import_json(ALICE, exported.encode())
+    again = json.loads(files.export_json(ALICE, imported))
+    assert [m.get("superseded", False) for m in again["messages"]] == [True, True, False, False]
+    assert "## You (replaced by an edit)" in files.export_markdown(ALICE, original)

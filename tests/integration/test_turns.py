@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatRequestRow
+from services.errors import UserError
 from services.model_clients.port import ModelError, ModelErrorKind
 from tests.fakes.models import ScriptedModel
 from tests.integration.helpers import ALICE, chat_service, wait_for_reply, wait_until
@@ -175,3 +176,32 @@ def test_a_turn_that_ended_before_its_page_looked_still_shows_how_it_ended(sessi
     assert buffer.outcome is not None
     assert buffer.outcome.status == "error"
     assert buffer.outcome.error_message == "The test model failed (500). Press Retry."
+
+
+def test_an_edited_question_replaces_the_old_one_in_every_later_prompt(sessions) -> None:
+    model = ScriptedModel(["an", " answer"])
+    service = chat_service(sessions, model)
+    first = service.submit_message(ALICE, None, "Plan a trip to Lisbn", client_message_id="x-1")
+    wait_for_reply(service, ALICE, first.session_id)
+    edited = service.submit_message(
+        ALICE,
+        first.session_id,
+        "Plan a trip to Lisbon",
+        client_message_id="x-2",
+        replacing=first.user_message_id,
+    )
+    wait_for_reply(service, ALICE, first.session_id)
+    assert [m.content for m in model.calls[-1] if m.role != "system"] == ["Plan a trip to Lisbon"]
+    service.submit_message(ALICE, first.session_id, "And Porto?", client_message_id="x-3")
+    wait_for_reply(service, ALICE, first.session_id)
+    assert [m.content for m in model.calls[-1] if m.role != "system"] == [
+        "Plan a trip to Lisbon",
+        "an answer",
+        "And Porto?",
+    ]
+    # Only the latest question can be replaced: an older one is refused, and nothing changes.
+    with pytest.raises(UserError, match="Only your latest message can be edited"):
+        service.submit_message(
+            ALICE, first.session_id, "Lisbon again", client_message_id="x-4", replacing=edited.user_message_id
+        )
+    assert [m.superseded for m in service.messages(ALICE, first.session_id)] == [True, True] + [False] * 4

@@ -4,6 +4,7 @@ a time with a switcher, and Retry after Stop makes a new version instead of a se
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from tests.ui.conftest import CHAT_PAGE
 from tests.ui.test_pages import bubbles, send, stored_messages
@@ -31,3 +32,43 @@ def test_regenerate_adds_a_version_and_every_version_can_be_read(open_app, clean
     assert not [b for b in app.button if str(b.key).startswith("regenerate-")]  # only on the newest
     next(b for b in app.button if str(b.key).startswith("version-next-")).click().run()
     assert version_caption(app) == "Version 2 of 2"
+
+
+def test_edit_and_resend_replaces_the_latest_question_and_keeps_the_old_one_collapsed(
+    open_app, clean_db
+) -> None:
+    app = open_app(CHAT_PAGE)
+    send(app, "Plan a trip to Lisbn")
+    app.button(key=next(b.key for b in app.button if str(b.key).startswith("edit-"))).click().run()
+    form_text = next(t for t in app.text_area if t.label == "Edit your message")
+    assert form_text.value == "Plan a trip to Lisbn"
+    form_text.set_value("Plan a trip to Lisbon")
+    next(b for b in app.get("form_submit_button") if b.proto.label == "Send edited message").click()
+    app.run()
+    assert not app.exception
+    stored = stored_messages(clean_db)
+    assert [(role, content) for role, content, _ in stored][::2] == [
+        ("user", "Plan a trip to Lisbn"),
+        ("user", "Plan a trip to Lisbon"),
+    ]
+    with clean_db.connect() as connection:
+        flags = [r[0] for r in connection.execute(text("SELECT superseded FROM chat_message ORDER BY seq"))]
+    assert flags == [True, True, False, False]
+    # The new question and its reply show; the replaced pair is collapsed above them.
+    assert [expander.label for expander in app.main.expander] == ["Before your edit (2 messages)"]
+    shown = [(name, body) for name, body in bubbles(app) if "Lisbon" in body or "Lisbn" in body]
+    assert shown[-1][0] == "assistant"
+    assert "Plan a trip to Lisbon" in shown[-1][1]
+
+
+def test_only_the_latest_question_can_be_edited(open_app, clean_db) -> None:
+    app = open_app(CHAT_PAGE)
+    send(app, "First")
+    send(app, "Second")
+    edit_buttons = [b.key for b in app.button if str(b.key).startswith("edit-")]
+    assert len(edit_buttons) == 1
+    first_id = int(edit_buttons[0].removeprefix("edit-"))
+    assert stored_messages(clean_db)[2][1] == "Second"
+    assert first_id == max(
+        r[0] for r in clean_db.connect().execute(text("SELECT id FROM chat_message WHERE role = 'user'"))
+    )
