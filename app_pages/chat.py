@@ -230,6 +230,12 @@ elif page.open_request is not None:
     buffer = app.runner.buffer_for(page.open_request.id)
 turn_running = open_request_id is not None  # no Regenerate while a reply is being written
 messages, earlier, ratings = page.messages, page.earlier, page.ratings
+# A new version of a reply (Regenerate, Retry): once it is written, the page draws itself again, so
+# the version switcher shows with it.
+redraw_after_reply = submitted_request_id is None and any(
+    m.role == Role.ASSISTANT and answered_message_id is not None and m.id > answered_message_id
+    for m in messages
+)
 if answered_message_id is not None:
     messages = [message for message in messages if message.id <= answered_message_id]
 
@@ -353,6 +359,8 @@ if open_request_id is not None:
             else:
                 # The runner saved the reply before closing the buffer: show its status and figures.
                 turn_running = False
+                if redraw_after_reply:
+                    st.rerun()
                 messages, _ = chat.latest_messages(user, session.id, limit=1)
                 render_reply_footer(messages[-1])
                 _feedback_under(messages[-1])

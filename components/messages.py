@@ -206,8 +206,9 @@ def _version_switcher(versions: list[MessageView], shown: int) -> None:
     key = versions[0].id
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.button(
-            "Previous version",
+            "Previous",
             icon=":material/chevron_left:",
+            help="The previous version of this reply",
             key=f"version-back-{key}",
             disabled=shown == 0,
             on_click=state.show_version,
@@ -216,8 +217,9 @@ def _version_switcher(versions: list[MessageView], shown: int) -> None:
         )
         st.caption(f"Version {shown + 1} of {len(versions)}", width="content")
         st.button(
-            "Next version",
+            "Next",
             icon=":material/chevron_right:",
+            help="The next version of this reply",
             key=f"version-next-{key}",
             disabled=shown == len(versions) - 1,
             on_click=state.show_version,

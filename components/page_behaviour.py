@@ -25,7 +25,8 @@ _STYLE = """
   border: 1px solid #c8c8c8; border-radius: 0.4rem; cursor: pointer; opacity: 0;
 }
 [data-testid="stChatMessage"]:hover .chat-copy-button, .chat-copy-button:focus { opacity: 1; }
-@media (hover: none) { .chat-copy-button { opacity: 1; } }
+/* On a touch screen the button always shows, at the bottom right, clear of the message's text. */
+@media (hover: none) { .chat-copy-button { opacity: 1; top: auto; bottom: 0.5rem; } }
 </style>
 """
 

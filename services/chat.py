@@ -301,11 +301,14 @@ class ChatService:
             if requests.open_for_session(session_id) is not None:
                 raise TurnInProgress()
             self._enforce_turn_limits(db, requests)
+            retitle = False
             if replacing is not None:
                 if messages.last_user_message_id(session_id) != replacing:
                     raise InvalidMessage(
                         "Only your latest message can be edited; this one is shown below, to send as new."
                     )
+                replaced = messages.get(replacing)
+                retitle = replaced is not None and replaced.seq == 1  # the question that named the chat
                 messages.supersede_from(session_id, replacing)
             message = messages.append(
                 ChatMessageRow(
@@ -321,7 +324,7 @@ class ChatService:
                     session_id=session_id, user_message_id=message.id, status=RequestStatus.PENDING
                 )
             )
-            if not session.title_is_custom and message.seq == 1:
+            if not session.title_is_custom and (message.seq == 1 or retitle):
                 session.title = title_from_message(text)
             sessions.touch(session_id)
             db.commit()

@@ -239,3 +239,32 @@ def test_the_next_message_can_be_drafted_while_a_reply_streams(streamlit_app, br
         shoot(page, "draft-while-streaming-desktop")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_regenerate_and_edit_in_the_browser(streamlit_app, browser, clean_db, size) -> None:
+    app = streamlit_app()
+    context, page = open_page(browser, f"{app.url}/chat", size)
+    try:
+        wait_until_idle(page)
+        page.get_by_placeholder("Message").fill("Plan a trip to Lisbn")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Regenerate").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Regenerate").click()
+        page.get_by_text("Version 2 of 2").wait_for(timeout=30_000)
+        wait_until_idle(page)
+        shoot(page, f"versions-{size}")
+        page.get_by_role("button", name="Edit").click()
+        box = page.get_by_label("Edit your message")
+        box.fill("Plan a trip to Lisbon")
+        page.get_by_role("button", name="Send edited message").click()
+        page.get_by_text("Before your edit (3 messages)").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Regenerate").wait_for(timeout=30_000)
+        wait_until_idle(page)
+        page.wait_for_timeout(1500)  # the last run's faded elements are gone
+        shoot(page, f"edited-{size}")
+        if AXE.exists():
+            violations = serious_violations(page)
+            assert not violations, json.dumps(violations, indent=2)
+    finally:
+        context.close()

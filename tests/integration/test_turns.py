@@ -192,6 +192,7 @@ def test_an_edited_question_replaces_the_old_one_in_every_later_prompt(sessions)
     )
     wait_for_reply(service, ALICE, first.session_id)
     assert [m.content for m in model.calls[-1] if m.role != "system"] == ["Plan a trip to Lisbon"]
+    assert service.get_session(ALICE, first.session_id).title == "Plan a trip to Lisbon"  # it named the chat
     service.submit_message(ALICE, first.session_id, "And Porto?", client_message_id="x-3")
     wait_for_reply(service, ALICE, first.session_id)
     assert [m.content for m in model.calls[-1] if m.role != "system"] == [
