@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from components import state
 from components.csv_export import csv_bytes
@@ -35,6 +36,20 @@ def _usage(admin_email: str, start: date, end: date) -> UsageReport:
 @st.cache_data(ttl=60, max_entries=8, show_spinner=False)
 def _thumbs_down(admin_email: str) -> list[RatedReply]:
     return app.admin.recent_thumbs_down(User(admin_email, is_admin=True))
+
+
+# Table columns in one number format (thousands separated, as in the metrics), with short headers so
+# the models table fits a laptop screen without scrolling sideways.
+def _count(label: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(label, format="localized", width="small")
+
+
+def _milliseconds(label: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(label, format="%d ms", width="small")
+
+
+def _share(label: str) -> ColumnConfig:
+    return st.column_config.NumberColumn(label, format="percent", width="small")
 
 
 def _ms(value: float | None) -> float | None:
@@ -153,26 +168,18 @@ st.dataframe(
     models,
     hide_index=True,
     key="admin-models",
-    # Short headers and one number format (thousands separated, as in the metrics above), so the
-    # table fits a laptop screen without scrolling sideways.
     column_config={
         "endpoint": st.column_config.TextColumn("Endpoint", width="medium"),
-        "requests": st.column_config.NumberColumn("Requests", format="localized", width="small"),
-        "prompt tokens": st.column_config.NumberColumn("Prompt tokens", format="localized", width="small"),
-        "completion tokens": st.column_config.NumberColumn(
-            "Completion tokens", format="localized", width="small"
-        ),
-        "first token p50 (ms)": st.column_config.NumberColumn(
-            "First token p50", format="%d ms", width="small"
-        ),
-        "first token p95 (ms)": st.column_config.NumberColumn(
-            "First token p95", format="%d ms", width="small"
-        ),
-        "latency p50 (ms)": st.column_config.NumberColumn("Latency p50", format="%d ms", width="small"),
-        "latency p95 (ms)": st.column_config.NumberColumn("Latency p95", format="%d ms", width="small"),
-        "error rate": st.column_config.NumberColumn("Errors", format="percent", width="small"),
-        "thumbs-up rate": st.column_config.NumberColumn("Thumbs up", format="percent", width="small"),
-        "ratings": st.column_config.NumberColumn("Ratings", format="localized", width="small"),
+        "requests": _count("Requests"),
+        "prompt tokens": _count("Prompt tokens"),
+        "completion tokens": _count("Completion tokens"),
+        "first token p50 (ms)": _milliseconds("First token p50"),
+        "first token p95 (ms)": _milliseconds("First token p95"),
+        "latency p50 (ms)": _milliseconds("Latency p50"),
+        "latency p95 (ms)": _milliseconds("Latency p95"),
+        "error rate": _share("Errors"),
+        "thumbs-up rate": _share("Thumbs up"),
+        "ratings": _count("Ratings"),
     },
 )
 st.download_button(
@@ -188,10 +195,7 @@ st.dataframe(
     top_users,
     hide_index=True,
     key="admin-top-users",
-    column_config={
-        "messages": st.column_config.NumberColumn("Messages", format="localized"),
-        "tokens": st.column_config.NumberColumn("Tokens", format="localized"),
-    },
+    column_config={"messages": _count("Messages"), "tokens": _count("Tokens")},
 )
 st.download_button(
     "Download top users as CSV",
