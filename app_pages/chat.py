@@ -16,7 +16,7 @@ from services.chat import ChatPage
 from services.errors import SessionNotFound, TurnInProgress, UserError
 from services.replies import KEPT_FOR_LATER_MESSAGE
 from services.text import parse_session_id
-from services.views import MessageStatus, MessageView, Role, SessionView
+from services.views import MessageStatus, MessageView, Role, SessionSummary, SessionView
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -128,7 +128,80 @@ if session is not None:
 
 # -- sidebar: new chat, recent chats, this chat's model settings ---------------------------------------
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
+
+
+def _set_pinned(session_id: uuid.UUID, pinned: bool) -> None:
+    try:
+        app.history.set_pinned(user, session_id, pinned)
+    except UserError as error:
+        st.toast(error.user_message)
+
+
+def _archive_open_chat(session_id: uuid.UUID) -> None:
+    try:
+        app.history.set_archived(user, session_id, True)
+    except UserError as error:
+        st.toast(error.user_message)
+    else:
+        st.toast("Archived. It is in History under Archived; open it there to unarchive.")
+
+
+def _delete_open_chat(session_id: uuid.UUID) -> None:
+    try:
+        app.history.delete(user, session_id)
+    except UserError as error:
+        st.toast(error.user_message)
+        return
+    state.set_current_session_id(None)
+    st.query_params.clear()
+    st.toast("Chat deleted.", icon=":material/delete:")
+
+
+def _chat_actions(summary: SessionSummary) -> None:
+    """The open chat's menu in the sidebar: rename, pin, archive, delete (after a confirmation)."""
+    with st.form(key=f"sidebar-rename-{summary.id}", border=False):
+        new_title = st.text_input("Title", value=summary.title, max_chars=200)
+        if st.form_submit_button("Rename"):
+            try:
+                app.history.rename(user, summary.id, new_title)
+            except UserError as error:
+                st.error(error.user_message)
+            else:
+                st.rerun()
+    st.button(
+        "Unpin" if summary.pinned else "Pin to the top",
+        icon=":material/keep:",
+        key=f"sidebar-pin-{summary.id}",
+        on_click=_set_pinned,
+        args=(summary.id, not summary.pinned),
+        width="stretch",
+    )
+    st.button(
+        "Archive",
+        icon=":material/archive:",
+        key=f"sidebar-archive-{summary.id}",
+        on_click=_archive_open_chat,
+        args=(summary.id,),
+        width="stretch",
+    )
+    if st.toggle("Delete this chat…", key=f"sidebar-delete-armed-{summary.id}"):
+        st.caption("It goes with all its messages; this cannot be undone.")
+        st.button(
+            "Delete for good",
+            icon=":material/delete_forever:",
+            key=f"sidebar-delete-{summary.id}",
+            on_click=_delete_open_chat,
+            args=(summary.id,),
+            type="primary",
+            width="stretch",
+        )
+
+
 render_session_list(page.recent, current=session.id if session else None, on_open=_open_chat)
+open_summary = next((item for item in page.recent if session and item.id == session.id), None)
+if open_summary is not None:  # (an archived chat is not in the list; History manages it)
+    with st.sidebar.popover("Rename, pin, archive or delete", icon=":material/more_vert:", width="stretch"):
+        _chat_actions(open_summary)
 effective = chat.effective_model_settings(session) if session else chat.default_model_settings()
 change = render_settings_panel(
     effective, app.endpoints.choices(), key=f"settings-{session.id if session else 'new'}"

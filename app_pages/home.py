@@ -5,7 +5,7 @@ import streamlit as st
 from components import state
 from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
-from components.session_list import CHAT_PAGE
+from components.session_list import CHAT_PAGE, short_title
 
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
@@ -30,7 +30,9 @@ if not dashboard.recent_sessions:
 for summary in dashboard.recent_sessions:
     st.page_link(
         CHAT_PAGE,
-        label=f"{plain(summary.title)} · {summary.message_count} messages · {summary.updated_at:%d %b %H:%M}",
+        # Short enough for a phone's width: the title (cut at a word) and the day.
+        label=f"{plain(short_title(summary.title, 40))} · {summary.updated_at:%d %b}",
+        help=f"{summary.message_count} messages · last active {summary.updated_at:%d %b %Y %H:%M}",
         query_params={"session": str(summary.id)},
         icon=":material/chat_bubble:",
     )

@@ -54,10 +54,13 @@ def run_frame() -> None:
     page = _menu(is_admin=user.is_admin)
     # Each tab names its page; the chat page names its chat instead.
     st.set_page_config(page_title=f"{page.title} · {APP_TITLE}")
-    # The runtime pulls in the database and model libraries: imported only after the menu is out.
-    from components.runtime import application_or_stop
+    # The runtime pulls in the database and model libraries: imported only after the menu is out,
+    # under a spinner, which shows only when this takes over half a second (the first visit after a
+    # start): never a blank page.
+    with st.spinner("Starting up…"):
+        from components.runtime import application_or_stop
 
-    application_or_stop()  # starts the database and applies migrations once per process
+        application_or_stop()  # starts the database and applies migrations once per process
     with st.sidebar:
         add_page_behaviour()
     page.run()

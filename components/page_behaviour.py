@@ -2,7 +2,8 @@
 
 Static code only: nothing here is built from user data, so nothing a user writes can reach it.
 - The sidebar's chat list reads as a list: titles left-aligned, cut with an ellipsis.
-- Esc stops the reply being written, as in ChatGPT (it presses the page's Stop button).
+- Esc stops the reply being written, as in ChatGPT (it presses the page's Stop button), and the
+  Stop button sits just above the message box while a reply streams, where the eye is.
 - On a phone the sidebar is a drawer: after opening a chat from it, it closes, so the chat shows.
 - On a desktop the message box has the focus when a chat page opens, ready for typing.
 - Every message has a Copy button (top right) that copies its text, as in ChatGPT.
@@ -19,6 +20,12 @@ _STYLE = """
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
 }
 [data-testid="stChatMessage"] { position: relative; }
+/* The Stop button of the reply being written: centred just above the message box. */
+[class*="st-key-stop-"] {
+  position: fixed; bottom: 9.5rem; left: 50%; transform: translateX(-50%); z-index: 999990;
+  width: auto !important;
+}
+[class*="st-key-stop-"] button { box-shadow: 0 2px 8px rgba(0, 0, 0, 0.15); background: #ffffff; }
 .chat-copy-button {
   position: absolute; top: 0.5rem; right: 0.5rem; padding: 0.1rem 0.5rem;
   font: inherit; font-size: 0.8rem; color: #111111; background: #ffffff;
@@ -36,16 +43,15 @@ _SCRIPT = r"""
   if (window.__chatAppBehaviour) return;
   window.__chatAppBehaviour = true;
   const phone = () => window.matchMedia("(max-width: 640px)").matches;
-  const stopButton = () =>
-    [...document.querySelectorAll('[data-testid="stChatMessage"] button')].find(
-      (button) => button.innerText.trim().endsWith("Stop"));
+  const stopButton = () => document.querySelector('[class*="st-key-stop-"] button');
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     const stop = stopButton();
     if (stop) { event.preventDefault(); stop.click(); }
   });
   document.addEventListener("click", (event) => {
-    const chosen = event.target.closest('[data-testid="stSidebar"] [data-testid="stBaseButton-tertiary"]');
+    const chosen = event.target.closest(
+      '[data-testid="stSidebar"] [data-testid="stBaseButton-tertiary"], [data-testid="stSidebarNav"] a');
     if (!chosen || !phone()) return;
     setTimeout(() => {
       const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');

@@ -185,10 +185,10 @@ def test_no_page_has_a_serious_accessibility_violation(streamlit_app, browser, c
         try:
             page.get_by_text(landmark).first.wait_for(timeout=30_000)
             page.wait_for_timeout(1500)  # charts and late elements
+            shoot(page, f"page-{name}-{size}")
             violations = serious_violations(page)
             if violations:
                 found[name] = violations
-                shoot(page, f"axe-{name}-{size}")
         finally:
             context.close()
     report = Path(ARTIFACTS / f"axe-{size}.json")

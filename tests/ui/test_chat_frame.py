@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from components.runtime import cached_application
 from services.config import get_settings
@@ -26,8 +27,13 @@ def seed(open_app):
     open_app()
     transactions = cached_application(get_settings()).transactions
 
+    titles_seeded: list[str] = []
+
     def _seed(title: str, *, days_ago: int = 0) -> str:
-        updated = datetime.now(UTC) - timedelta(days=days_ago, minutes=1)
+        # Noon of that day (UTC, the zone AppTest reports): the groups hold whatever the clock says.
+        noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+        updated = noon - timedelta(days=days_ago, minutes=len(titles_seeded))
+        titles_seeded.append(title)
         return str(add_session(transactions, DEVELOPER, title, ["a question", "an answer"], updated=updated))
 
     return _seed
@@ -116,3 +122,24 @@ def test_an_archived_chat_opened_by_url_says_so_and_can_be_unarchived(open_app, 
     app.button(key="unarchive-chat").click().run()
     assert not any("This chat was archived" in block.value for block in app.markdown)
     assert ("open", "Old project") in sidebar_entries(app)
+
+
+def test_the_open_chat_has_its_actions_in_the_sidebar(open_app, seed, clean_db) -> None:
+    chat = seed("Old name")
+    seed("Another chat", days_ago=3)
+    app = open_app(CHAT_PAGE, session=chat)
+    title = next(t for t in app.sidebar.text_input if t.label == "Title")
+    title.set_value("New name")
+    next(b for b in app.sidebar.get("form_submit_button") if b.proto.label == "Rename").click()
+    app.run()
+    assert app.subheader[0].value == "New name"
+    app.sidebar.button(key=f"sidebar-pin-{chat}").click().run()
+    assert sidebar_entries(app)[:2] == [("heading", "Pinned"), ("open", "New name")]
+    app.sidebar.toggle(key=f"sidebar-delete-armed-{chat}").set_value(True).run()
+    app.sidebar.button(key=f"sidebar-delete-{chat}").click().run()
+    assert not app.exception
+    with clean_db.connect() as connection:
+        remaining = [r[0] for r in connection.execute(text("SELECT title FROM chat_session"))]
+    assert remaining == ["Another chat"]
+    assert "session" not in app.query_params  # a new chat is open
+    assert [text_ for kind, text_ in sidebar_entries(app) if kind != "heading"] == ["Another chat"]

@@ -69,6 +69,6 @@ def test_only_the_latest_question_can_be_edited(open_app, clean_db) -> None:
     assert len(edit_buttons) == 1
     first_id = int(edit_buttons[0].removeprefix("edit-"))
     assert stored_messages(clean_db)[2][1] == "Second"
-    assert first_id == max(
-        r[0] for r in clean_db.connect().execute(text("SELECT id FROM chat_message WHERE role = 'user'"))
-    )
+    with clean_db.connect() as connection:
+        latest = connection.execute(text("SELECT max(id) FROM chat_message WHERE role = 'user'")).scalar()
+    assert first_id == latest
