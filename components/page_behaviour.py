@@ -15,8 +15,12 @@ import streamlit as st
 
 _STYLE = """
 <style>
-[data-testid="stSidebar"] [data-testid^="stBaseButton-"] { justify-content: flex-start; text-align: left; }
-[data-testid="stSidebar"] [data-testid^="stBaseButton-"] p {
+[data-testid="stSidebar"] [class*="st-key-open-"] button { justify-content: flex-start; text-align: left; }
+[data-testid="stSidebar"] [class*="st-key-open-"] button > div,
+[data-testid="stSidebar"] [class*="st-key-open-"] button > div > span {
+  justify-content: flex-start; min-width: 0; max-width: 100%;
+}
+[data-testid="stSidebar"] [class*="st-key-open-"] button p {
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
 }
 [data-testid="stChatMessage"] { position: relative; }

@@ -32,6 +32,12 @@ DRAWER_IS_OPEN = """() => {
   const box = document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect();
   return box.width > 0 && box.right > 0;
 }"""
+# Whether the first table on the page (the models table) shows every column without scrolling.
+MODELS_TABLE_FITS = """() => {
+  const frame = document.querySelector('[data-testid="stDataFrame"]');
+  const scroller = frame.querySelector('.dvn-scroller') || frame;
+  return scroller.scrollWidth <= scroller.clientWidth + 1;
+}"""
 # Slow enough to photograph a reply while it streams, fast enough for a short test.
 STREAMING_SETTINGS = {"DEMO_FIRST_TOKEN_DELAY_SECONDS": "0.3", "DEMO_WORD_DELAY_SECONDS": "0.08"}
 
@@ -141,6 +147,11 @@ def test_the_admin_dashboard(streamlit_app, browser, clean_db) -> None:
             page.get_by_text("Active users, last 30 days").wait_for(timeout=30_000)
             page.wait_for_timeout(1500)  # the charts draw after the page's text
             shoot(page, f"admin-{size}", readme="admin" if size == "desktop" else None)
+            page.screenshot(path=str(ARTIFACTS / f"admin-whole-page-{size}.png"), full_page=True)
+            if size == "desktop":  # the models table fits a laptop screen: no sideways scrolling
+                models = page.get_by_test_id("stDataFrame").first
+                models.wait_for(timeout=10_000)
+                assert page.evaluate(MODELS_TABLE_FITS)
         finally:
             context.close()
 
