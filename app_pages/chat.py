@@ -434,7 +434,10 @@ if open_request_id is not None:
                 turn_running = False
                 if redraw_after_reply:
                     st.rerun()
-                messages, _ = chat.latest_messages(user, session.id, limit=1)
+                # The runner hands over the reply it stored; it is read back only if the runner has
+                # none (stored by another path). Retry below looks at it as the chat's last message.
+                stored = buffer.stored_reply
+                messages = [stored] if stored else chat.latest_messages(user, session.id, limit=1)[0]
                 render_reply_footer(messages[-1])
                 _feedback_under(messages[-1])
         else:

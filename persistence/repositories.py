@@ -127,22 +127,33 @@ class MessageRepository:
         self._owner_id = owner_id
 
     def append(self, row: ChatMessageRow) -> ChatMessageRow:
+        """Insert `row` as the session's next message. One round trip: the INSERT computes `seq` and
+        returns every stored column (bar the search vector), which are set on `row`; `row` itself
+        stays outside the ORM session (nothing later changes it)."""
         next_seq = (
             select(func.coalesce(func.max(ChatMessageRow.seq), 0) + 1)
             .where(ChatMessageRow.session_id == row.session_id)
             .scalar_subquery()
         )
-        row.seq = next_seq  # evaluated by PostgreSQL in the INSERT
-        self._db.add(row)
-        self._db.flush()
-        self._db.refresh(row, attribute_names=["seq", "created_at"])
-        # The history list shows counts and the last message without touching chat_message.
+        table = ChatMessageRow.__table__
+        given = {
+            column.key: getattr(row, column.key) for column in table.columns if column.key in row.__dict__
+        }
+        stored = [column for column in table.columns if column.key != "search_vector"]
+        inserted = self._db.execute(
+            insert(ChatMessageRow).values(**given, seq=next_seq).returning(*stored)
+        ).one()
+        for column in stored:
+            setattr(row, column.key, inserted._mapping[column])
+        # The history list shows counts and the last message without touching chat_message; a new
+        # message is also what moves a chat up the recent list.
         self._db.execute(
             update(ChatSessionRow)
             .where(ChatSessionRow.id == row.session_id)
             .values(
                 message_count=ChatSessionRow.message_count + 1,
                 last_message_preview=func.left(row.content, PREVIEW_CHARS),
+                updated_at=func.now(),
             )
         )
         return row

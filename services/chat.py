@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +26,7 @@ from persistence.repositories import (
     SessionRepository,
     database_now,
 )
-from persistence.statuses import MessageStatus, RequestStatus, Role
+from persistence.statuses import OPEN_REQUEST_STATUSES, MessageStatus, RequestStatus, Role
 from services.config import Settings
 from services.endpoint_catalog import EndpointCatalog
 from services.endpoint_names import EndpointNotAllowed
@@ -37,7 +38,7 @@ from services.replies import INTERRUPTED_MESSAGE, close_request
 from services.reply_buffer import TurnOutcome
 from services.text import InvalidMessage, check_user_message, make_storable
 from services.titles import DEFAULT_TITLE, title_from_message
-from services.turns import TurnRunner
+from services.turns import PreparedTurn, TurnRunner
 from services.views import (
     Dashboard,
     EffectiveModelSettings,
@@ -239,36 +240,40 @@ class ChatService:
                 "were replaced with �."
             )
         try:
-            result = self._store_submission(
+            result, prepared = self._store_submission(
                 user, session_id, checked.text, client_message_id, notices, replacing=replacing
             )
         except IntegrityError:
             # A concurrent submit with the same client id won the race: answer with its result.
-            existing = self._existing_submission(user, client_message_id)
+            with unit_of_work(self._transactions) as db:
+                existing = self._existing_submission(db, user, client_message_id)
             if existing is None:
                 raise
-            result = existing
+            result, prepared = existing, None
         if not result.duplicate or result.waiting_for_runner:
-            # start() is idempotent in this process; a turn another process already runs is
-            # refused by its own preparation (the request is no longer pending there).
-            self._runner.start(result.request_id, owner_id=user.email, user_token=user.access_token)
+            # start() is idempotent in this process: a replay of a submit whose first attempt committed
+            # (then lost its connection) starts the turn only if it is not already running.
+            self._runner.start(
+                result.request_id, owner_id=user.email, user_token=user.access_token, prepared=prepared
+            )
         return result
 
-    def _existing_submission(self, user: User, client_message_id: str) -> SubmitResult | None:
-        with unit_of_work(self._transactions) as db:
-            message = MessageRepository(db, owner_id=user.email).find_by_client_id(client_message_id)
-            if message is None:
-                return None
-            request = RequestRepository(db, owner_id=user.email).first_for_user_message(message.id)
-            if request is None:
-                return None
-            return SubmitResult(
-                session_id=message.session_id,
-                request_id=request.id,
-                user_message_id=message.id,
-                duplicate=True,
-                waiting_for_runner=request.status == RequestStatus.PENDING and request.started_at is None,
-            )
+    def _existing_submission(self, db: Session, user: User, client_message_id: str) -> SubmitResult | None:
+        message = MessageRepository(db, owner_id=user.email).find_by_client_id(client_message_id)
+        if message is None:
+            return None
+        request = RequestRepository(db, owner_id=user.email).first_for_user_message(message.id)
+        if request is None:
+            return None
+        return SubmitResult(
+            session_id=message.session_id,
+            request_id=request.id,
+            user_message_id=message.id,
+            duplicate=True,
+            # Client ids are made per page run, so a replay comes from this process: an open request
+            # is either running here (start() returns its buffer) or was never started.
+            waiting_for_runner=request.status in OPEN_REQUEST_STATUSES,
+        )
 
     def _store_submission(
         self,
@@ -279,11 +284,13 @@ class ChatService:
         notices: list[str],
         *,
         replacing: int | None = None,
-    ) -> SubmitResult:
-        existing = self._existing_submission(user, client_message_id)
-        if existing is not None:
-            return existing
+    ) -> tuple[SubmitResult, PreparedTurn | None]:
+        """One transaction: the message, its request marked streaming, and what the model will be
+        asked (PreparedTurn), so that the turn starts calling the model as soon as this commits."""
         with unit_of_work(self._transactions) as db:
+            existing = self._existing_submission(db, user, client_message_id)
+            if existing is not None:
+                return existing, None
             sessions = SessionRepository(db, owner_id=user.email)
             session: ChatSessionRow | None
             if session_id is None:
@@ -319,22 +326,28 @@ class ChatService:
                     client_message_id=client_message_id,
                 )
             )
-            request = requests.add(
-                ChatRequestRow(
-                    session_id=session_id, user_message_id=message.id, status=RequestStatus.PENDING
-                )
-            )
             if not session.title_is_custom and (message.seq == 1 or retitle):
                 session.title = title_from_message(text)
-            sessions.touch(session_id)
+            prepared = self._runner.prepare_turn(
+                db, owner_id=user.email, session=session, user_message=message
+            )
+            request = requests.add(
+                ChatRequestRow(
+                    session_id=session_id,
+                    user_message_id=message.id,
+                    status=RequestStatus.STREAMING,
+                    started_at=func.now(),
+                )
+            )
             db.commit()
-            return SubmitResult(
+            result = SubmitResult(
                 session_id=session_id,
                 request_id=request.id,
                 user_message_id=message.id,
                 duplicate=False,
                 notices=notices,
             )
+            return result, prepared
 
     def _enforce_turn_limits(self, db: Session, requests: RequestRepository) -> None:
         """The per-user caps, checked in the submit's own transaction under a per-user lock, so

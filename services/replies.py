@@ -106,5 +106,4 @@ def close_request(
     request.error_message = outcome.error_message
     request.assistant_message_id = message.id
     request.finished_at = func.now()
-    sessions.touch(request.session_id)
     return message

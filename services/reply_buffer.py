@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from persistence.statuses import MessageStatus
 from services.reply_details import ReplyDetails
+from services.views import MessageView
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class TurnBuffer:
         self._changed = threading.Condition(self._lock)
         self._stop_requested = threading.Event()
         self.outcome: TurnOutcome | None = None
+        # The reply as stored, set before `finish` when the runner stored it: the page that streamed
+        # it draws its footer from this instead of reading it back.
+        self.stored_reply: MessageView | None = None
 
     def append(self, text: str) -> None:
         with self._changed:

@@ -130,16 +130,44 @@ async def one_user(server: Server, page: str, user: int, turns: int, reply_token
         await tab.close()
 
 
+def start_profiler(server: Server, path: Path) -> subprocess.Popen[bytes]:
+    """py-spy on the server for the length of a round: only samples holding the GIL, which on a busy
+    server is where the time goes that every other thread waits for."""
+    py_spy = Path(sys.executable).with_name("py-spy")
+    command = [str(py_spy), "record", "--pid", str(server.process.pid), "--gil", "--rate", "100"]
+    command += ["--format", "raw", "--output", str(path), "--nonblocking"]
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attaching takes a moment; samples before the round starts are idle anyway
+    return profiler
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes]) -> None:
+    profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    try:
+        profiler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+
+
 async def run_round(
-    server: Server, target: str, page: str, users: int, turns: int, reply_tokens: int
+    server: Server,
+    target: str,
+    page: str,
+    users: int,
+    turns: int,
+    reply_tokens: int,
+    profile_to: Path | None = None,
 ) -> Round:
     record = Round(target=target, users=users, turns=turns)
     memory_before = server.rss_mb()
+    profiler = start_profiler(server, profile_to) if profile_to else None
     started = time.monotonic()
     outcomes = await asyncio.gather(
         *(one_user(server, page, user, turns, reply_tokens) for user in range(users)), return_exceptions=True
     )
     record.seconds = time.monotonic() - started
+    if profiler:
+        stop_profiler(profiler)
     record.memory_mb_per_session = max(0.0, server.rss_mb() - memory_before) / users
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
@@ -234,6 +262,12 @@ def main() -> int:
     parser.add_argument("--tokens-per-second", type=float, default=100)
     parser.add_argument("--reply-tokens", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record a py-spy profile of the app server for each round (out/profile-app-N<n>.txt, "
+        "raw collapsed stacks; summarise with bench/load/profile_summary.py)",
+    )
     arguments = parser.parse_args()
     model = FakeModelServer(
         first_token_seconds=arguments.first_token_ms / 1000,
@@ -241,6 +275,7 @@ def main() -> int:
         reply_tokens=arguments.reply_tokens,
     )
     data_dir = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    arguments.out.mkdir(parents=True, exist_ok=True)
     app = Server("Home.py", environment(model, data_dir, {}), 8710)
     bare = Server("bench/load/bare_chat.py", environment(model, data_dir, {}), 8711)
     rounds: list[Round] = []
@@ -250,8 +285,11 @@ def main() -> int:
         print(f"app healthy {app_start:.2f} s after start", flush=True)
         for users in (int(n) for n in arguments.users.split(",")):
             for target, server, page in (("bare", bare, ""), ("app", app, "chat")):
+                profile_to = arguments.out / f"profile-{target}-N{users}.txt" if arguments.profile else None
                 record = asyncio.run(
-                    run_round(server, target, page, users, arguments.turns, arguments.reply_tokens)
+                    run_round(
+                        server, target, page, users, arguments.turns, arguments.reply_tokens, profile_to
+                    )
                 )
                 rounds.append(record)
                 print(f"{target:>4} N={users:<3} {record.summary()} errors={len(record.errors)}", flush=True)
@@ -265,7 +303,6 @@ def main() -> int:
         from persistence.embedded import stop_embedded_server
 
         stop_embedded_server(data_dir / "postgres")
-    arguments.out.mkdir(parents=True, exist_ok=True)
     document = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine_cores": os.cpu_count(),

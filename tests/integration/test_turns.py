@@ -2,7 +2,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatRequestRow
@@ -206,3 +206,82 @@ def test_an_edited_question_replaces_the_old_one_in_every_later_prompt(sessions)
             ALICE, first.session_id, "Lisbon again", client_message_id="x-4", replacing=edited.user_message_id
         )
     assert [m.superseded for m in service.messages(ALICE, first.session_id)] == [True, True] + [False] * 4
+
+
+class _StatementsByThread:
+    """Counts the statements each thread sends through an engine."""
+
+    def __init__(self, engine) -> None:
+        self.counts: dict[str, int] = {}
+        event.listen(engine, "before_cursor_execute", self._count)
+        self._engine = engine
+
+    def _count(self, *_args) -> None:
+        name = threading.current_thread().name
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def turn_workers(self) -> int:
+        return sum(count for name, count in self.counts.items() if name.startswith("turn-"))
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._count)
+
+
+def test_a_new_message_reaches_the_model_without_another_database_read(sessions) -> None:
+    # The submit's own transaction prepares the turn (history, settings, the request marked
+    # streaming), so the worker calls the model at once: bench/load showed that a second transaction
+    # there was about a third of the time the app added to the first token.
+    statements = _StatementsByThread(sessions.kw["bind"])
+    before_submit: list[int] = []
+    seen_at_call: list[int] = []  # statements the turn workers sent between the submit and the call
+
+    class CountingModel(ScriptedModel):
+        def stream_chat(self, messages, params, *, user_token=None):
+            seen_at_call.append(statements.turn_workers() - before_submit[-1])
+            return super().stream_chat(messages, params, user_token=user_token)
+
+    model = CountingModel(["Hi", " there"])
+    service = chat_service(sessions, model)
+    try:
+        before_submit.append(statements.turn_workers())
+        first = service.submit_message(ALICE, None, "Hello", client_message_id="p-1")
+        with unit_of_work(sessions) as db:
+            request = db.get(ChatRequestRow, first.request_id)
+            assert request.status in {"streaming", "complete"} and request.started_at is not None
+        wait_for_reply(service, ALICE, first.session_id)
+        assert statements.turn_workers() > before_submit[-1]  # the counter sees the worker storing the reply
+        before_submit.append(statements.turn_workers())
+        service.submit_message(ALICE, first.session_id, "And again?", client_message_id="p-2")
+        wait_for_reply(service, ALICE, first.session_id)
+    finally:
+        statements.close()
+    assert seen_at_call == [0, 0]
+    assert [m.content for m in model.calls[1] if m.role != "system"] == ["Hello", "Hi there", "And again?"]
+
+
+def test_the_runner_hands_the_stored_reply_to_the_page(sessions) -> None:
+    service = chat_service(sessions, ScriptedModel(["Stored", " once"]))
+    result = service.submit_message(ALICE, None, "Hello", client_message_id="h-1")
+    wait_for_reply(service, ALICE, result.session_id)
+    stored = service.runner.buffer_for(result.request_id).stored_reply
+    assert stored == service.messages(ALICE, result.session_id)[-1]
+    assert (stored.content, stored.status, stored.seq) == ("Stored once", "complete", 2)
+
+
+def test_a_replayed_submit_starts_a_turn_its_first_attempt_never_started(sessions, monkeypatch) -> None:
+    # The first attempt committed, then failed before handing the turn to the runner (a lost
+    # connection; submit_message is repeated by retry_on_disconnect): the replay must start it.
+    service = chat_service(sessions, ScriptedModel(["Answered"]))
+    session = service.create_session(ALICE)
+    start = service.runner.start
+    monkeypatch.setattr(service.runner, "start", lambda *args, **kwargs: None)
+    first = service.submit_message(ALICE, session.id, "Still there?", client_message_id="r-1")
+    monkeypatch.setattr(service.runner, "start", start)
+    assert not service.runner.is_running(first.request_id)
+    replay = service.submit_message(ALICE, session.id, "Still there?", client_message_id="r-1")
+    assert replay.duplicate and replay.request_id == first.request_id
+    wait_for_reply(service, ALICE, session.id)
+    assert [(m.role, m.content) for m in service.messages(ALICE, session.id)] == [
+        ("user", "Still there?"),
+        ("assistant", "Answered"),
+    ]

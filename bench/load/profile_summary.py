@@ -1,0 +1,85 @@
+"""Where a py-spy profile's samples went, by kind of work: what bench/load/run_load.py --profile wrote.
+
+    .venv/bin/python bench/load/profile_summary.py bench/results/profile-app-N10.txt
+
+Each sample is one stack (py-spy's raw format: frames separated by ';', then a count). A sample is
+put in the first category, in the order below, that one of its frames matches, so "database driver"
+means "anywhere under the driver", even when SQLAlchemy called it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+from pathlib import Path
+
+# (category, pattern matched against each frame); first match over the categories' order wins.
+PAGE_FILES = "|".join(path.name for path in (Path(__file__).resolve().parents[2] / "app_pages").glob("*.py"))
+
+
+def _under(*folders: str) -> re.Pattern[str]:
+    """A frame whose file is under one of these folders: py-spy writes `function (folder/file.py:line)`,
+    with site-packages and the project root left off."""
+    return re.compile(r"\((?:[^()]*/)?(?:" + "|".join(folders) + r")/")
+
+
+CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
+    ("garbage collection", re.compile(r"postScriptGC|^collect \(|;collect \(")),
+    ("database driver (pg8000 / psycopg)", _under("pg8000", "psycopg", "psycopg_binary", "psycopg_pool")),
+    ("SQLAlchemy (outside the driver)", _under("sqlalchemy")),
+    ("model stream (openai, httpx, SSE parsing)", re.compile(r"\((?:[^()]*/)?(?:openai|httpx2?|httpcore2?)/|wire_formats")),
+    ("app page code (pages, components)", re.compile(r"\((?:components/|Home\.py|(?:" + PAGE_FILES + r"):)")),
+    ("app services", _under("services", "persistence")),
+    ("Streamlit script run (elements, protobuf)", re.compile(r"\(streamlit/(?:elements|delta_generator|runtime/scriptrunner|navigation|commands)|\(google/protobuf")),
+    ("Streamlit server (websocket, sessions)", re.compile(r"\((?:streamlit|tornado|uvicorn|starlette|asyncio|websockets)/")),
+]
+OTHER = "other"
+OWN_CODE = re.compile(r"\((?:components/|services/|persistence/|Home\.py|(?:" + PAGE_FILES + r"):)")
+
+
+def categorise(lines: list[str]) -> tuple[int, collections.Counter[str], collections.Counter[str]]:
+    total = 0
+    by_category: collections.Counter[str] = collections.Counter()
+    app_functions: collections.Counter[str] = collections.Counter()
+    for line in lines:
+        line = line.rstrip()
+        if not line or " " not in line:
+            continue
+        stack, count_text = line.rsplit(" ", 1)
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        category = next(
+            (name for name, pattern in CATEGORIES if any(pattern.search(frame) for frame in frames)),
+            OTHER,
+        )
+        by_category[category] += count
+        # The innermost frame of the app's own code: which of our functions the time is under.
+        own = [f for f in frames if OWN_CODE.search(f)]
+        if own:
+            app_functions[own[-1]] += count
+    return total, by_category, app_functions
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("profile", type=Path)
+    parser.add_argument("--top", type=int, default=15, help="how many of the app's functions to list")
+    arguments = parser.parse_args()
+    total, by_category, app_functions = categorise(arguments.profile.read_text().splitlines())
+    if not total:
+        print("no samples")
+        return 1
+    print(f"{total} samples holding the GIL\n")
+    print("| kind of work | share |\n|---|---:|")
+    for name, count in by_category.most_common():
+        print(f"| {name} | {100 * count / total:.0f}% |")
+    print(f"\nThe app's innermost functions (of all samples), top {arguments.top}:")
+    for name, count in app_functions.most_common(arguments.top):
+        print(f"  {100 * count / total:5.1f}%  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
