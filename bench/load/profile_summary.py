@@ -24,15 +24,23 @@ def _under(*folders: str) -> re.Pattern[str]:
     return re.compile(r"\((?:[^()]*/)?(?:" + "|".join(folders) + r")/")
 
 
+MODEL_STREAM = ("openai", "httpx", "httpx2", "httpcore", "httpcore2", "services/model_clients")
+SCRIPT_RUN = (
+    "streamlit/elements",
+    "streamlit/runtime/scriptrunner",
+    "streamlit/navigation",
+    "google/protobuf",
+)
+SERVER = ("streamlit", "tornado", "uvicorn", "starlette", "asyncio")
 CATEGORIES: list[tuple[str, re.Pattern[str]]] = [
     ("garbage collection", re.compile(r"postScriptGC|^collect \(|;collect \(")),
     ("database driver (pg8000 / psycopg)", _under("pg8000", "psycopg", "psycopg_binary", "psycopg_pool")),
     ("SQLAlchemy (outside the driver)", _under("sqlalchemy")),
-    ("model stream (openai, httpx, SSE parsing)", re.compile(r"\((?:[^()]*/)?(?:openai|httpx2?|httpcore2?)/|wire_formats")),
+    ("model stream (openai, httpx, SSE parsing)", _under(*MODEL_STREAM)),
     ("app page code (pages, components)", re.compile(r"\((?:components/|Home\.py|(?:" + PAGE_FILES + r"):)")),
     ("app services", _under("services", "persistence")),
-    ("Streamlit script run (elements, protobuf)", re.compile(r"\(streamlit/(?:elements|delta_generator|runtime/scriptrunner|navigation|commands)|\(google/protobuf")),
-    ("Streamlit server (websocket, sessions)", re.compile(r"\((?:streamlit|tornado|uvicorn|starlette|asyncio|websockets)/")),
+    ("Streamlit script run (elements, protobuf)", _under(*SCRIPT_RUN)),
+    ("Streamlit server (websocket, sessions)", _under(*SERVER)),
 ]
 OTHER = "other"
 OWN_CODE = re.compile(r"\((?:components/|services/|persistence/|Home\.py|(?:" + PAGE_FILES + r"):)")
@@ -63,7 +71,9 @@ def categorise(lines: list[str]) -> tuple[int, collections.Counter[str], collect
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=15, help="how many of the app's functions to list")
     arguments = parser.parse_args()

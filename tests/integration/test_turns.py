@@ -216,7 +216,7 @@ class _StatementsByThread:
         event.listen(engine, "before_cursor_execute", self._count)
         self._engine = engine
 
-    def _count(self, *_args) -> None:
+    def _count(self, *_event: object) -> None:
         name = threading.current_thread().name
         self.counts[name] = self.counts.get(name, 0) + 1
 
@@ -247,7 +247,8 @@ def test_a_new_message_reaches_the_model_without_another_database_read(sessions)
         first = service.submit_message(ALICE, None, "Hello", client_message_id="p-1")
         with unit_of_work(sessions) as db:
             request = db.get(ChatRequestRow, first.request_id)
-            assert request.status in {"streaming", "complete"} and request.started_at is not None
+            assert request.status in {"streaming", "complete"}
+            assert request.started_at is not None
         wait_for_reply(service, ALICE, first.session_id)
         assert statements.turn_workers() > before_submit[-1]  # the counter sees the worker storing the reply
         before_submit.append(statements.turn_workers())
@@ -279,7 +280,8 @@ def test_a_replayed_submit_starts_a_turn_its_first_attempt_never_started(session
     monkeypatch.setattr(service.runner, "start", start)
     assert not service.runner.is_running(first.request_id)
     replay = service.submit_message(ALICE, session.id, "Still there?", client_message_id="r-1")
-    assert replay.duplicate and replay.request_id == first.request_id
+    assert replay.duplicate
+    assert replay.request_id == first.request_id
     wait_for_reply(service, ALICE, session.id)
     assert [(m.role, m.content) for m in service.messages(ALICE, session.id)] == [
         ("user", "Still there?"),
