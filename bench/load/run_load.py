@@ -4,7 +4,8 @@ chat page, in one invocation, with the same model server and the same Streamlit 
 Each user is a websocket session (bench/load/streamlit_client.py) with its own forwarded identity.
 Per turn it records the time to the first streamed text and to the end of the page run, how many
 times the reply was updated on the way, and whether the reply says exactly what the model sent.
-Per round it records turns per second and the server's resident memory per connected session.
+Per round it records turns per second, the server's resident memory per connected session and the
+server process's CPU time per turn (page loads included).
 
     .venv/bin/python bench/load/run_load.py --users 1,10,50,100 --turns 3
 """
@@ -46,6 +47,7 @@ class Round:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     memory_mb_per_session: float = 0.0
+    server_cpu_seconds: float = 0.0  # the server process's CPU time over the round
 
     def summary(self) -> dict[str, float | int]:
         def percentile(values: list[float], share: float) -> float:
@@ -62,6 +64,9 @@ class Round:
             "updates_per_reply_median": statistics.median(self.updates) if self.updates else 0,
             "turns_without_a_right_reply": self.wrong_replies,
             "memory_mb_per_session": self.memory_mb_per_session,
+            "server_cpu_ms_per_turn": 1000 * self.server_cpu_seconds / len(self.finished_ms)
+            if self.finished_ms
+            else float("nan"),
         }
 
 
@@ -98,6 +103,11 @@ class Server:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return 0.0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (user + system), all its threads."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -161,11 +171,13 @@ async def run_round(
     record = Round(target=target, users=users, turns=turns)
     memory_before = server.rss_mb()
     profiler = start_profiler(server, profile_to) if profile_to else None
+    cpu_before = server.cpu_seconds()
     started = time.monotonic()
     outcomes = await asyncio.gather(
         *(one_user(server, page, user, turns, reply_tokens) for user in range(users)), return_exceptions=True
     )
     record.seconds = time.monotonic() - started
+    record.server_cpu_seconds = server.cpu_seconds() - cpu_before
     if profiler:
         stop_profiler(profiler)
     record.memory_mb_per_session = max(0.0, server.rss_mb() - memory_before) / users
@@ -210,8 +222,8 @@ def markdown_table(rounds: list[Round]) -> str:
     lines = [
         "| users | first streamed text p50 / p95, bare | same, app | turns/s bare / app "
         "| updates per reply bare / app | turns without the right reply bare / app "
-        "| MB per session bare / app |",
-        "|---:|---|---|---|---|---|---|",
+        "| MB per session bare / app | server CPU ms per turn bare / app |",
+        "|---:|---|---|---|---|---|---|---|",
     ]
     for users, pair in sorted(by_users.items()):
         bare, app = pair["bare"].summary(), pair["app"].summary()
@@ -221,7 +233,8 @@ def markdown_table(rounds: list[Round]) -> str:
             f"| {bare['turns_per_second']:.1f} / {app['turns_per_second']:.1f} "
             f"| {bare['updates_per_reply_median']:.0f} / {app['updates_per_reply_median']:.0f} "
             f"| {bare['turns_without_a_right_reply']} / {app['turns_without_a_right_reply']} "
-            f"| {bare['memory_mb_per_session']:.2f} / {app['memory_mb_per_session']:.2f} |"
+            f"| {bare['memory_mb_per_session']:.2f} / {app['memory_mb_per_session']:.2f} "
+            f"| {bare['server_cpu_ms_per_turn']:.0f} / {app['server_cpu_ms_per_turn']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
