@@ -5,6 +5,7 @@ import uuid
 import streamlit as st
 
 from components import state
+from components.action_notice import render_action_notice
 from components.feedback import render_feedback
 from components.frame import APP_TITLE
 from components.markup import message_markdown, plain
@@ -14,6 +15,7 @@ from components.session_list import render_session_list
 from components.settings_panel import render_settings_panel
 from services.chat import ChatPage
 from services.errors import SessionNotFound, TurnInProgress, UserError
+from services.history import DELETE_UNDO_SECONDS
 from services.replies import KEPT_FOR_LATER_MESSAGE
 from services.text import parse_session_id
 from services.views import MessageStatus, MessageView, Role, SessionSummary, SessionView
@@ -130,78 +132,74 @@ if session is not None:
 st.sidebar.button("New chat", on_click=_start_new_chat, icon=":material/add:", width="stretch")
 
 
-def _set_pinned(session_id: uuid.UUID, pinned: bool) -> None:
-    try:
-        app.history.set_pinned(user, session_id, pinned)
-    except UserError as error:
-        st.toast(error.user_message)
+def _show_chat_actions(session_id: uuid.UUID) -> None:
+    state.set_chat_actions_target(session_id)
 
 
-def _archive_open_chat(session_id: uuid.UUID) -> None:
-    try:
-        app.history.set_archived(user, session_id, True)
-    except UserError as error:
-        st.toast(error.user_message)
-    else:
-        st.toast("Archived. It is in History under Archived; open it there to unarchive.")
+def _close_chat_actions() -> None:
+    """Close the actions dialog: forget its chat and run the whole page again (a rerun from inside a
+    dialog reruns only the dialog)."""
+    state.set_chat_actions_target(None)
+    st.rerun()
 
 
-def _delete_open_chat(session_id: uuid.UUID) -> None:
-    try:
-        app.history.delete(user, session_id)
-    except UserError as error:
-        st.toast(error.user_message)
-        return
-    state.set_current_session_id(None)
-    st.query_params.clear()
-    st.toast("Chat deleted.", icon=":material/delete:")
+def _delete_chat(summary: SessionSummary) -> None:
+    app.history.delete(user, summary.id)
+    if state.current_session_id() == summary.id:
+        state.set_current_session_id(None)  # a new chat opens in its place
+        st.query_params.clear()
+    state.set_action_notice(state.ActionNotice(f"Deleted {summary.title}", summary.id, undo="restore"))
 
 
+@st.dialog("Chat actions", on_dismiss=lambda: state.set_chat_actions_target(None))
 def _chat_actions(summary: SessionSummary) -> None:
-    """The open chat's menu in the sidebar: rename, pin, archive, delete (after a confirmation)."""
+    """One chat's actions, from its ⋯ button in the sidebar: rename, pin, archive, delete. Archive and
+    delete happen at once; the notice they leave at the top of the page offers Undo."""
     with st.form(key=f"sidebar-rename-{summary.id}", border=False):
         new_title = st.text_input("Title", value=summary.title, max_chars=200)
-        if st.form_submit_button("Rename"):
-            try:
-                app.history.rename(user, summary.id, new_title)
-            except UserError as error:
-                st.error(error.user_message)
-            else:
-                st.rerun()
-    st.button(
-        "Unpin" if summary.pinned else "Pin to the top",
-        icon=":material/keep:",
-        key=f"sidebar-pin-{summary.id}",
-        on_click=_set_pinned,
-        args=(summary.id, not summary.pinned),
-        width="stretch",
-    )
-    st.button(
-        "Archive",
-        icon=":material/archive:",
-        key=f"sidebar-archive-{summary.id}",
-        on_click=_archive_open_chat,
-        args=(summary.id,),
-        width="stretch",
-    )
-    if st.toggle("Delete this chat…", key=f"sidebar-delete-armed-{summary.id}"):
-        st.caption("It goes with all its messages; this cannot be undone.")
-        st.button(
-            "Delete for good",
-            icon=":material/delete_forever:",
-            key=f"sidebar-delete-{summary.id}",
-            on_click=_delete_open_chat,
-            args=(summary.id,),
-            type="primary",
+        renamed = st.form_submit_button("Rename")
+    try:
+        if renamed:
+            app.history.rename(user, summary.id, new_title)
+            _close_chat_actions()
+        if st.button(
+            "Unpin" if summary.pinned else "Pin to the top",
+            icon=":material/keep:",
+            key=f"sidebar-pin-{summary.id}",
             width="stretch",
-        )
+        ):
+            app.history.set_pinned(user, summary.id, not summary.pinned)
+            _close_chat_actions()
+        if st.button(
+            "Archive", icon=":material/archive:", key=f"sidebar-archive-{summary.id}", width="stretch"
+        ):
+            app.history.set_archived(user, summary.id, True)
+            state.set_action_notice(
+                state.ActionNotice(f"Archived {summary.title}", summary.id, undo="unarchive")
+            )
+            _close_chat_actions()
+        if st.button(
+            "Delete",
+            icon=":material/delete:",
+            key=f"sidebar-delete-{summary.id}",
+            width="stretch",
+            help=f"Deleted chats can be restored for {DELETE_UNDO_SECONDS // 60} minutes (Undo).",
+        ):
+            _delete_chat(summary)
+            _close_chat_actions()
+    except SessionNotFound:
+        state.set_chat_actions_target(None)
+        st.warning("This chat is no longer there (deleted in another tab). Close this and reload.")
+    except UserError as error:
+        st.error(error.user_message)
 
 
-render_session_list(page.recent, current=session.id if session else None, on_open=_open_chat)
-open_summary = next((item for item in page.recent if session and item.id == session.id), None)
-if open_summary is not None:  # (an archived chat is not in the list; History manages it)
-    with st.sidebar.popover("Rename, pin, archive or delete", icon=":material/more_vert:", width="stretch"):
-        _chat_actions(open_summary)
+render_session_list(
+    page.recent, current=session.id if session else None, on_open=_open_chat, on_actions=_show_chat_actions
+)
+actions_for = next((item for item in page.recent if item.id == state.chat_actions_target()), None)
+if actions_for is not None:  # (a chat no longer listed has nothing to show)
+    _chat_actions(actions_for)
 effective = chat.effective_model_settings(session) if session else chat.default_model_settings()
 change = render_settings_panel(
     effective, app.endpoints.choices(), key=f"settings-{session.id if session else 'new'}"
@@ -223,6 +221,7 @@ if change is not None:
         st.sidebar.error(error.user_message)
 
 # -- header: one line, with the chat's details in a small menu --------------------------------------
+render_action_notice(app.history, user, reopen_restored=True)  # archived or deleted just now: Undo
 title = plain(session.title) if session else "New chat"
 st.set_page_config(page_title=f"{session.title if session else 'New chat'} · {APP_TITLE}")  # plain text
 model_client = app.models.client_for(effective.endpoint)

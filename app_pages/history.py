@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from components import state
+from components.action_notice import render_action_notice
 from components.history_list import item_caption, snippet_markdown
 from components.markup import plain
 from components.runtime import application_or_stop, current_user_or_stop
@@ -13,6 +14,7 @@ from components.session_list import CHAT_PAGE
 from services.chat_files import EXPORT_CHATS_PER_PART, export_file_name
 from services.errors import SessionNotFound, UserError
 from services.history import (
+    DELETE_UNDO_SECONDS,
     ArchiveFilter,
     HistoryItem,
     SessionFilters,
@@ -48,7 +50,10 @@ def _forget_pending_delete() -> None:
 
 @st.dialog("Delete this chat?", on_dismiss=_forget_pending_delete)
 def _confirm_delete(item: HistoryItem) -> None:
-    st.write(f"**{plain(item.title)}** and all its messages will be deleted. This cannot be undone.")
+    st.write(
+        f"**{plain(item.title)}** and all its messages will be deleted. You can undo this for "
+        f"{DELETE_UNDO_SECONDS // 60} minutes."
+    )
     delete_column, cancel_column = st.columns(2)
     if delete_column.button("Delete", type="primary", key="confirm-delete"):
         with contextlib.suppress(SessionNotFound):  # already gone: the list no longer shows it
@@ -56,7 +61,7 @@ def _confirm_delete(item: HistoryItem) -> None:
             _exportable_chats.clear()
         state.set_pending_delete(None)
         state.set_selected_history_session(None)
-        state.set_history_notice(state.HistoryNotice(f"Deleted {item.title}", None, undo_archived=None))
+        state.set_action_notice(state.ActionNotice(f"Deleted {item.title}", item.id, undo="restore"))
         if state.current_session_id() == item.id:
             state.set_current_session_id(None)
         st.rerun()
@@ -84,8 +89,10 @@ def _manage_panel(item: HistoryItem) -> None:
         history.set_archived(user, item.id, not item.archived)
         state.set_selected_history_session(None)
         done = "Archived" if not item.archived else "Moved back to your chats:"
-        state.set_history_notice(
-            state.HistoryNotice(f"{done} {item.title}", item.id, undo_archived=item.archived)
+        state.set_action_notice(
+            state.ActionNotice(
+                f"{done} {item.title}", item.id, undo="archive" if item.archived else "unarchive"
+            )
         )
         st.rerun()
     if delete_column.button("Delete…", key=f"delete-{item.id}", icon=":material/delete:"):
@@ -167,22 +174,7 @@ filters = SessionFilters(
 # -- results --------------------------------------------------------------------------------------
 
 
-def _undo(notice: state.HistoryNotice) -> None:
-    if notice.session_id is not None and notice.undo_archived is not None:
-        with contextlib.suppress(SessionNotFound):
-            history.set_archived(user, notice.session_id, notice.undo_archived)
-    state.set_history_notice(None)
-
-
-notice = state.history_notice()
-if notice is not None:
-    with st.container(border=True):
-        text_column, undo_column = st.columns([5, 1], vertical_alignment="center")
-        text_column.markdown(f":material/check_circle: {plain(notice.text)}")
-        if notice.undo_archived is not None:
-            undo_column.button("Undo", key="history-undo", on_click=_undo, args=(notice,), width="stretch")
-        else:
-            undo_column.button("OK", key="history-notice-ok", on_click=state.set_history_notice, args=(None,))
+render_action_notice(history, user)
 
 try:
     results = history.search(user, query, filters) if query.strip() else None
@@ -258,8 +250,6 @@ with import_column:
         else:
             _exportable_chats.clear()
             state.next_import_round()
-            state.set_history_notice(
-                state.HistoryNotice("Imported. The chat is at the top of the list.", None, undo_archived=None)
-            )
+            state.set_action_notice(state.ActionNotice("Imported. The chat is at the top of the list.", None))
             state.set_selected_history_session(imported)
             st.rerun()

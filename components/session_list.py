@@ -68,8 +68,10 @@ def render_session_list(
     *,
     current: uuid.UUID | None,
     on_open: Callable[[uuid.UUID], None],
+    on_actions: Callable[[uuid.UUID], None],
 ) -> None:
-    """The list; clicking a chat calls `on_open` with its id (which also puts it in the URL)."""
+    """The list; clicking a chat calls `on_open` with its id (which also puts it in the URL), and
+    its ⋯ button `on_actions` (rename, pin, archive, delete)."""
     sidebar = st.sidebar
     sidebar.subheader("Recent chats")
     if not sessions:
@@ -91,7 +93,9 @@ def render_session_list(
         sidebar.caption(heading)
         for summary in members:
             is_current = summary.id == current
-            sidebar.button(
+            # One row that stays one row: the title takes the width, the ⋯ button its own size.
+            row = sidebar.container(horizontal=True, vertical_alignment="center", gap=None, wrap=False)
+            row.button(
                 plain(short_title(summary.title)),
                 key=f"open-{summary.id}",
                 on_click=on_open,
@@ -99,6 +103,16 @@ def render_session_list(
                 type="secondary" if is_current else "tertiary",
                 icon=":material/chat_bubble:" if is_current else None,
                 width="stretch",
+            )
+            row.button(
+                "",
+                key=f"actions-{summary.id}",
+                on_click=on_actions,
+                args=(summary.id,),
+                type="tertiary",
+                icon=":material/more_horiz:",
+                help="Rename, pin, archive or delete",
+                width="content",
             )
     if len(sessions) >= 20:
         sidebar.page_link("app_pages/history.py", label="All chats in History", icon=":material/history:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 
@@ -102,27 +103,30 @@ def set_selected_history_session(session_id: uuid.UUID | None) -> None:
     st.session_state[_HISTORY_SELECTED] = session_id
 
 
-_HISTORY_NOTICE = "history_notice"
+_ACTION_NOTICE = "action_notice"
 _IMPORT_ROUND = "history_import_round"
+
+# What Undo does after an action: set the archived state back, or restore a deleted chat.
+Undo = Literal["archive", "unarchive", "restore"]
 
 
 @dataclass(frozen=True)
-class HistoryNotice:
-    """What the last action on the history page did, shown above the list until the next one.
-    `undo_archived` is the archived state to go back to with Undo (None: nothing to undo)."""
+class ActionNotice:
+    """What the last action on a chat did (archive, delete, import), shown with Undo where it can be
+    undone, at the top of the page it was done on, until dismissed or replaced by the next one."""
 
     text: str
     session_id: uuid.UUID | None
-    undo_archived: bool | None
+    undo: Undo | None = None
 
 
-def history_notice() -> HistoryNotice | None:
-    value = st.session_state.get(_HISTORY_NOTICE)
-    return value if isinstance(value, HistoryNotice) else None
+def action_notice() -> ActionNotice | None:
+    value = st.session_state.get(_ACTION_NOTICE)
+    return value if isinstance(value, ActionNotice) else None
 
 
-def set_history_notice(notice: HistoryNotice | None) -> None:
-    st.session_state[_HISTORY_NOTICE] = notice
+def set_action_notice(notice: ActionNotice | None) -> None:
+    st.session_state[_ACTION_NOTICE] = notice
 
 
 def import_round() -> int:
@@ -132,6 +136,19 @@ def import_round() -> int:
 
 def next_import_round() -> None:
     st.session_state[_IMPORT_ROUND] = import_round() + 1
+
+
+_CHAT_ACTIONS_TARGET = "chat_actions_target"
+
+
+def chat_actions_target() -> uuid.UUID | None:
+    """The chat whose actions dialog is open (from its ⋯ in the sidebar): it stays open across reruns."""
+    value = st.session_state.get(_CHAT_ACTIONS_TARGET)
+    return value if isinstance(value, uuid.UUID) else None
+
+
+def set_chat_actions_target(session_id: uuid.UUID | None) -> None:
+    st.session_state[_CHAT_ACTIONS_TARGET] = session_id
 
 
 _HISTORY_PENDING_DELETE = "history_pending_delete"

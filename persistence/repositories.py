@@ -78,12 +78,30 @@ class SessionRepository:
         return self._db.scalar(statement) or 0
 
     def delete(self, session_id: uuid.UUID) -> None:
-        """Delete the session with its messages, requests and feedback (foreign keys cascade)."""
+        """Mark the session deleted: it leaves every list and page at once, and can be restored until
+        `purge_deleted_sessions` removes it with its messages, requests and feedback."""
         self._db.execute(
-            delete(ChatSessionRow).where(
-                ChatSessionRow.id == session_id, ChatSessionRow.owner_id == self._owner_id
+            update(ChatSessionRow)
+            .where(
+                ChatSessionRow.id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at.is_(None),
             )
+            .values(deleted_at=func.now())
         )
+
+    def restore(self, session_id: uuid.UUID, *, deleted_since: datetime) -> bool:
+        """Undo a delete made at or after `deleted_since`. Returns whether there was one to undo."""
+        result = self._db.execute(
+            update(ChatSessionRow)
+            .where(
+                ChatSessionRow.id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at >= deleted_since,
+            )
+            .values(deleted_at=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def set_model_title(self, session_id: uuid.UUID, title: str) -> None:
         """A title the model wrote, unless the owner renamed the chat meanwhile."""
@@ -352,6 +370,13 @@ class RequestRepository:
             )
             .values(partial_text=partial_text, status=RequestStatus.STREAMING, checkpointed_at=func.now())
         )
+
+
+def purge_deleted_sessions(db: Session, *, deleted_before: datetime) -> int:
+    """Remove, for every user, the sessions deleted before `deleted_before`, with their messages,
+    requests and feedback (foreign keys cascade). Returns how many sessions went."""
+    result = db.execute(delete(ChatSessionRow).where(ChatSessionRow.deleted_at < deleted_before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def open_requests_of_all_users(db: Session) -> Sequence[ChatRequestRow]:

@@ -22,7 +22,7 @@ from services.endpoint_catalog import EndpointCatalog
 from services.errors import UserError
 from services.extensions import load_extension
 from services.feedback import FeedbackService
-from services.history import HistoryService
+from services.history import DeletedChatPurger, HistoryService
 from services.model_clients.factory import ModelClientFactory
 from services.trace_feedback import TraceFeedbackSender
 from services.turns import TurnRunner
@@ -81,10 +81,13 @@ class Application:
     # Sends ratings of traced replies to MLflow; None without a Databricks workspace.
     trace_feedback: TraceFeedbackSender | None = None
     warm_up: threading.Thread | None = None
+    purger: DeletedChatPurger | None = None
 
     def close(self) -> None:
         """Stop the turns in flight (saved as `interrupted`) and close the database connections."""
         self.runner.shutdown()
+        if self.purger is not None:
+            self.purger.stop()
         if self.trace_feedback is not None:
             self.trace_feedback.stop()
         if self.warm_up is not None:
@@ -165,6 +168,9 @@ def build_application(settings: Settings) -> Application:
     chat = ChatService(
         transactions=transactions, runner=runner, models=models, endpoints=endpoints, settings=settings
     )
+    history = HistoryService(transactions=transactions)
+    purger = DeletedChatPurger(history)
+    purger.start()
     return Application(
         settings=settings,
         engine=engine,
@@ -173,11 +179,12 @@ def build_application(settings: Settings) -> Application:
         models=models,
         runner=runner,
         chat=chat,
-        history=HistoryService(transactions=transactions),
+        history=history,
         files=ChatFiles(transactions=transactions, endpoint_allowed=endpoints.allows),
         feedback=FeedbackService(transactions=transactions),
         admin=AdminService(transactions=transactions),
         endpoints=endpoints,
         trace_feedback=trace_feedback,
         warm_up=warm_up,
+        purger=purger,
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError
@@ -22,7 +24,7 @@ from persistence.history import (
 )
 from persistence.orm import ChatSessionRow
 from persistence.reconnect import is_connection_error, safe_to_repeat
-from persistence.repositories import SessionRepository
+from persistence.repositories import SessionRepository, database_now, purge_deleted_sessions
 from services.errors import SessionNotFound, UserError
 from services.text import make_storable
 from services.views import User, from_row
@@ -35,11 +37,23 @@ SEARCH_MAX_CHARS = 500
 EXPORT_FORMAT = "lakebase-chat.session"
 EXPORT_VERSION = 1
 MAX_TITLE_CHARS = 200
+# How long a deleted chat can be restored (Undo); after that it is removed for good, with its
+# messages and ratings. Until then it is in no list, page, search or export.
+DELETE_UNDO_SECONDS = 10 * 60
 PAGE_SIZE = 20
 PINNED_LIMIT = 50
 SEARCH_LIMIT = 50
 
-__all__ = ["ArchiveFilter", "Cursor", "HistoryService", "InvalidTitle", "SessionFilters"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ArchiveFilter",
+    "Cursor",
+    "DeletedChatPurger",
+    "HistoryService",
+    "InvalidTitle",
+    "SessionFilters",
+]
 
 
 class InvalidTitle(UserError):
@@ -48,6 +62,12 @@ class InvalidTitle(UserError):
 
 class InvalidSearch(UserError):
     """A search query the app does not run (too long)."""
+
+
+class UndoTooLate(UserError):
+    user_message = (
+        f"This chat cannot be restored: deletes can be undone for {DELETE_UNDO_SECONDS // 60} minutes."
+    )
 
 
 @dataclass(frozen=True)
@@ -178,8 +198,56 @@ class HistoryService:
             db.commit()
 
     def delete(self, user: User, session_id: uuid.UUID) -> None:
-        """Delete the session with its messages, requests and feedback (foreign keys cascade)."""
+        """Delete the chat: gone from every list and page at once, restorable with `restore` for
+        `DELETE_UNDO_SECONDS`, then removed for good with its messages, requests and ratings
+        (`purge_deleted`)."""
         with unit_of_work(self._transactions) as db:
             self._locked(db, user, session_id)
             SessionRepository(db, owner_id=user.email).delete(session_id)
             db.commit()
+
+    def restore(self, user: User, session_id: uuid.UUID) -> None:
+        """Undo a delete made less than `DELETE_UNDO_SECONDS` ago."""
+        with unit_of_work(self._transactions) as db:
+            since = database_now(db) - timedelta(seconds=DELETE_UNDO_SECONDS)
+            if not SessionRepository(db, owner_id=user.email).restore(session_id, deleted_since=since):
+                raise UndoTooLate()
+            db.commit()
+
+    def purge_deleted(self) -> int:
+        """Remove for good every user's chats deleted more than `DELETE_UNDO_SECONDS` ago."""
+        with unit_of_work(self._transactions) as db:
+            before = database_now(db) - timedelta(seconds=DELETE_UNDO_SECONDS)
+            purged = purge_deleted_sessions(db, deleted_before=before)
+            db.commit()
+        if purged:
+            logger.info("Removed %d deleted chat(s) for good", purged)
+        return purged
+
+
+class DeletedChatPurger:
+    """Removes deleted chats for good once their undo time is over: once at start (chats deleted
+    before a restart), then every `interval_seconds`, in a background thread."""
+
+    def __init__(self, history: HistoryService, *, interval_seconds: float = 60.0) -> None:
+        self._history = history
+        self._interval = interval_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="purge-deleted-chats", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._history.purge_deleted()
+            except Exception as error:  # the database is away: try again next time
+                logger.info("Removing deleted chats waits for the database (%s)", type(error).__name__)
+            if self._stopping.wait(self._interval):
+                return

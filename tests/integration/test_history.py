@@ -13,10 +13,12 @@ from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow, Feed
 from services.chat_files import ChatFiles, InvalidImport
 from services.errors import SessionNotFound
 from services.history import (
+    DELETE_UNDO_SECONDS,
     ArchiveFilter,
     HistoryService,
     InvalidTitle,
     SessionFilters,
+    UndoTooLate,
 )
 from tests.integration.helpers import ALICE, BOB
 from tests.seed import add_session
@@ -196,6 +198,12 @@ def test_delete_removes_the_session_messages_requests_and_feedback(sessions, his
         db.commit()
     keep = add_session(sessions, ALICE.email, "Kept", ["q"])
     history.delete(ALICE, session_id)
+    assert [item.id for item in history.list_page(ALICE, ACTIVE).items] == [keep]  # gone from every list
+    with pytest.raises(SessionNotFound):
+        history.rename(ALICE, session_id, "still there?")
+    assert history.purge_deleted() == 0  # restorable for DELETE_UNDO_SECONDS
+    _deleted_minutes_ago(sessions, session_id, 11)
+    assert history.purge_deleted() == 1
     with unit_of_work(sessions) as db:
         for model in (ChatMessageRow, ChatRequestRow, FeedbackRow):
             remaining = db.scalar(select(func.count()).select_from(model).where(model.id.is_not(None)))
@@ -328,3 +336,29 @@ def test_messages_replaced_by_an_edit_stay_marked_through_export_and_import(sess
     again = json.loads(files.export_json(ALICE, imported))
     assert [m.get("superseded", False) for m in again["messages"]] == [True, True, False, False]
     assert "## You (replaced by an edit)" in files.export_markdown(ALICE, original)
+
+
+def _deleted_minutes_ago(sessions, session_id: uuid.UUID, minutes: int) -> None:
+    with unit_of_work(sessions) as db:
+        db.execute(
+            text("UPDATE chat_session SET deleted_at = now() - make_interval(mins => :m) WHERE id = :id"),
+            {"m": minutes, "id": session_id},
+        )
+        db.commit()
+
+
+def test_a_deleted_chat_can_be_restored_by_its_owner_within_the_undo_time(sessions, history) -> None:
+    session_id = add_session(sessions, ALICE.email, "Oops", ["q", "a"])
+    history.delete(ALICE, session_id)
+    with pytest.raises(UndoTooLate):
+        history.restore(BOB, session_id)  # never another user's, whatever the id
+    history.restore(ALICE, session_id)
+    assert [item.id for item in history.list_page(ALICE, ACTIVE).items] == [session_id]
+    with pytest.raises(UndoTooLate):
+        history.restore(ALICE, session_id)  # nothing left to undo
+
+    history.delete(ALICE, session_id)
+    _deleted_minutes_ago(sessions, session_id, DELETE_UNDO_SECONDS // 60 + 1)
+    with pytest.raises(UndoTooLate):
+        history.restore(ALICE, session_id)
+    assert history.list_page(ALICE, ACTIVE).items == []

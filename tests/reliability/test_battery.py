@@ -380,6 +380,7 @@ def test_another_users_ids_open_nothing(sessions, clean_db, battery_row) -> None
         "pin": lambda: history.set_pinned(BOB, sid, True),
         "archive": lambda: history.set_archived(BOB, sid, True),
         "delete": lambda: history.delete(BOB, sid),
+        "restore": lambda: history.restore(BOB, sid),
         "export_json": lambda: files.export_json(BOB, sid),
         "export_markdown": lambda: files.export_markdown(BOB, sid),
         "rate": lambda: feedback.rate(BOB, mid, -1, "bob's comment"),

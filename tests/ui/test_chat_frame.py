@@ -124,22 +124,51 @@ def test_an_archived_chat_opened_by_url_says_so_and_can_be_unarchived(open_app, 
     assert ("open", "Old project") in sidebar_entries(app)
 
 
-def test_the_open_chat_has_its_actions_in_the_sidebar(open_app, seed, clean_db) -> None:
+def test_every_chat_in_the_sidebar_has_its_actions(open_app, seed, clean_db) -> None:
     chat = seed("Old name")
-    seed("Another chat", days_ago=3)
+    other = seed("Another chat", days_ago=3)
     app = open_app(CHAT_PAGE, session=chat)
-    title = next(t for t in app.sidebar.text_input if t.label == "Title")
+    # Not only the open chat: the other one's ⋯ opens its own actions.
+    app.sidebar.button(key=f"actions-{other}").click().run()
+    app.button(key=f"sidebar-pin-{other}").click().run()
+    assert sidebar_entries(app)[:2] == [("heading", "Pinned"), ("chat", "Another chat")]
+    assert f"sidebar-pin-{other}" not in [b.key for b in app.button]  # the dialog closed
+
+    app.sidebar.button(key=f"actions-{chat}").click().run()
+    title = next(t for t in app.text_input if t.label == "Title")
     title.set_value("New name")
-    next(b for b in app.sidebar.get("form_submit_button") if b.proto.label == "Rename").click()
+    next(b for b in app.get("form_submit_button") if b.proto.label == "Rename").click()
     app.run()
     assert app.subheader[0].value == "New name"
-    app.sidebar.button(key=f"sidebar-pin-{chat}").click().run()
-    assert sidebar_entries(app)[:2] == [("heading", "Pinned"), ("open", "New name")]
-    app.sidebar.toggle(key=f"sidebar-delete-armed-{chat}").set_value(True).run()
-    app.sidebar.button(key=f"sidebar-delete-{chat}").click().run()
+
+    app.sidebar.button(key=f"actions-{chat}").click().run()
+    app.button(key=f"sidebar-delete-{chat}").click().run()
     assert not app.exception
-    with clean_db.connect() as connection:
-        remaining = [r[0] for r in connection.execute(text("SELECT title FROM chat_session"))]
-    assert remaining == ["Another chat"]
-    assert "session" not in app.query_params  # a new chat is open
+    assert "session" not in app.query_params  # a new chat is open in its place
     assert [text_ for kind, text_ in sidebar_entries(app) if kind != "heading"] == ["Another chat"]
+    assert any("Deleted New name" in block.value for block in app.markdown)
+
+    # Undo brings it back, open, as it was.
+    app.button(key="action-notice-undo").click().run()
+    assert app.query_params["session"] == chat
+    assert ("open", "New name") in sidebar_entries(app)
+    with clean_db.connect() as connection:
+        deleted = connection.execute(text("SELECT count(*) FROM chat_session WHERE deleted_at IS NOT NULL"))
+        assert deleted.scalar() == 0
+
+
+def test_a_deleted_chat_is_removed_for_good_once_its_undo_time_is_over(open_app, seed, clean_db) -> None:
+    chat = seed("Short-lived")
+    app = open_app(CHAT_PAGE, session=chat)
+    app.sidebar.button(key=f"actions-{chat}").click().run()
+    app.button(key=f"sidebar-delete-{chat}").click().run()
+    history = cached_application(get_settings()).history
+    assert history.purge_deleted() == 0  # still within its undo time
+    with clean_db.connect() as connection:
+        connection.execute(text("UPDATE chat_session SET deleted_at = deleted_at - interval '11 minutes'"))
+        connection.commit()
+    app.button(key="action-notice-undo").click().run()
+    assert any("cannot be restored" in toast.value for toast in app.toast)
+    assert history.purge_deleted() == 1
+    with clean_db.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM chat_message")).scalar() == 0

@@ -127,7 +127,7 @@ def test_rename_pin_and_archive(open_app, seed, clean_db) -> None:
     assert session_row(clean_db, second)["archived_at"] is None
 
 
-def test_delete_asks_for_confirmation(open_app, seed, clean_db) -> None:
+def test_delete_asks_for_confirmation_and_can_be_undone(open_app, seed, clean_db) -> None:
     doomed = seed("Doomed", ["q", "a"])
     app = open_app(HISTORY_PAGE)
     app.button(key=f"manage-{doomed}").click().run()
@@ -137,8 +137,12 @@ def test_delete_asks_for_confirmation(open_app, seed, clean_db) -> None:
     assert session_row(clean_db, doomed) is not None
     app.button(key=f"delete-{doomed}").click().run()
     app.button(key="confirm-delete").click().run()
-    assert session_row(clean_db, doomed) is None
+    assert session_row(clean_db, doomed)["deleted_at"] is not None
     assert "Doomed" not in titles(app)
+    # The notice offers Undo for a while (DELETE_UNDO_SECONDS).
+    app.button(key="action-notice-undo").click().run()
+    assert session_row(clean_db, doomed)["deleted_at"] is None
+    assert "Doomed" in titles(app)
 
 
 def test_exports_are_exactly_what_is_stored(open_app, seed, clean_db, downloads) -> None:
@@ -255,10 +259,10 @@ def test_archive_says_what_it_did_and_undo_brings_the_chat_back(open_app, seed, 
     app.button(key=f"archive-{chat}").click().run()
     assert any("Archived Archive me" in block.value for block in app.markdown)
     assert titles(app) == ["Stays"]
-    app.button(key="history-undo").click().run()
+    app.button(key="action-notice-undo").click().run()
     assert session_row(clean_db, chat)["archived_at"] is None
     assert sorted(titles(app)) == ["Archive me", "Stays"]
-    assert not [button for button in app.button if button.key == "history-undo"]
+    assert not [button for button in app.button if button.key == "action-notice-undo"]
 
 
 def test_one_page_of_chats_has_no_page_number(open_app, seed) -> None:
