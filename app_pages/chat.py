@@ -145,10 +145,13 @@ def _close_chat_actions() -> None:
 
 def _delete_chat(summary: SessionSummary) -> None:
     app.history.delete(user, summary.id)
-    if state.current_session_id() == summary.id:
+    was_open = state.current_session_id() == summary.id
+    if was_open:
         state.set_current_session_id(None)  # a new chat opens in its place
         st.query_params.clear()
-    state.set_action_notice(state.ActionNotice(f"Deleted {summary.title}", summary.id, undo="restore"))
+    state.set_action_notice(
+        state.ActionNotice(f"Deleted {summary.title}", summary.id, undo="restore", reopen=was_open)
+    )
 
 
 @st.dialog("Chat actions", on_dismiss=lambda: state.set_chat_actions_target(None))
@@ -221,7 +224,7 @@ if change is not None:
         st.sidebar.error(error.user_message)
 
 # -- header: one line, with the chat's details in a small menu --------------------------------------
-render_action_notice(app.history, user, reopen_restored=True)  # archived or deleted just now: Undo
+render_action_notice(app.history, user)  # archived or deleted just now: Undo
 title = plain(session.title) if session else "New chat"
 st.set_page_config(page_title=f"{session.title if session else 'New chat'} · {APP_TITLE}")  # plain text
 model_client = app.models.client_for(effective.endpoint)

@@ -17,14 +17,14 @@ from services.history import HistoryService
 from services.views import User
 
 
-def _undo(history: HistoryService, user: User, notice: state.ActionNotice, reopen: bool) -> None:
+def _undo(history: HistoryService, user: User, notice: state.ActionNotice) -> None:
     state.set_action_notice(None)
     if notice.session_id is None or notice.undo is None:
         return
     try:
         if notice.undo == "restore":
             history.restore(user, notice.session_id)
-            if reopen:  # the chat page: the chat comes back where it was, open
+            if notice.reopen:  # it was the open chat: it comes back open
                 state.set_current_session_id(notice.session_id)
                 st.query_params.clear()
                 st.query_params["session"] = str(notice.session_id)
@@ -37,23 +37,26 @@ def _undo(history: HistoryService, user: User, notice: state.ActionNotice, reope
         st.toast("Undone.", icon=":material/undo:")
 
 
-def render_action_notice(history: HistoryService, user: User, *, reopen_restored: bool = False) -> None:
+def render_action_notice(history: HistoryService, user: User) -> None:
     """The current notice, if any, in a bordered row: its text, then Undo (or OK to dismiss it)."""
     notice = state.action_notice()
     if notice is None:
         return
-    with st.container(border=True, key="action-notice"):
-        text_column, button_column = st.columns([5, 1], vertical_alignment="center")
-        text_column.markdown(f":material/check_circle: {plain(notice.text)}")
+    # One row that stays one row on a phone (columns would stack): the text, then the button.
+    with st.container(
+        border=True, horizontal=True, vertical_alignment="center", wrap=False, key="action-notice"
+    ):
+        st.markdown(f":material/check_circle: {plain(notice.text)}", width="stretch")
         if notice.undo is not None:
-            button_column.button(
+            st.button(
                 "Undo",
                 key="action-notice-undo",
+                icon=":material/undo:",
                 on_click=_undo,
-                args=(history, user, notice, reopen_restored),
-                width="stretch",
+                args=(history, user, notice),
+                width="content",
             )
         else:
-            button_column.button(
-                "OK", key="action-notice-ok", on_click=state.set_action_notice, args=(None,), width="stretch"
+            st.button(
+                "OK", key="action-notice-ok", on_click=state.set_action_notice, args=(None,), width="content"
             )

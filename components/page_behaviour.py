@@ -7,6 +7,8 @@ Static code only: nothing here is built from user data, so nothing a user writes
 - On a phone the sidebar is a drawer: after opening a chat from it, it closes, so the chat shows.
 - On a desktop the message box has the focus when a chat page opens, ready for typing.
 - Every message has a Copy button (top right) that copies its text, as in ChatGPT.
+- Each chat's ⋯ button in the sidebar is named for its chat ("Actions for <title>") for screen
+  readers: the name is set as an attribute from the title's text on the page, never parsed as HTML.
 """
 
 from __future__ import annotations
@@ -100,8 +102,19 @@ _SCRIPT = r"""
       message.appendChild(button);
     }
   };
-  new MutationObserver(addCopyButtons).observe(document.body, { childList: true, subtree: true });
-  addCopyButtons();
+  const nameChatActions = () => {
+    for (const holder of document.querySelectorAll('[data-testid="stSidebar"] [class*="st-key-actions-"]')) {
+      const title = holder.parentElement.querySelector('[class*="st-key-open-"] button p');
+      const name = title ? `Actions for ${title.innerText.trim()}` : "Chat actions";
+      // Streamlit draws the button twice (with its tooltip, and without for touch screens).
+      for (const button of holder.querySelectorAll("button")) {
+        if (button.getAttribute("aria-label") !== name) button.setAttribute("aria-label", name);
+      }
+    }
+  };
+  const onChange = () => { addCopyButtons(); nameChatActions(); };
+  new MutationObserver(onChange).observe(document.body, { childList: true, subtree: true });
+  onChange();
 })();
 </script>
 """

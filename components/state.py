@@ -118,6 +118,8 @@ class ActionNotice:
     text: str
     session_id: uuid.UUID | None
     undo: Undo | None = None
+    # Undo opens the chat again: it was the open chat when it was deleted.
+    reopen: bool = False
 
 
 def action_notice() -> ActionNotice | None:

@@ -279,3 +279,39 @@ def test_regenerate_and_edit_in_the_browser(streamlit_app, browser, clean_db, si
             assert not violations, json.dumps(violations, indent=2)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_any_chat_in_the_sidebar_can_be_deleted_and_brought_back(
+    streamlit_app, browser, clean_db, size
+) -> None:
+    chats = seed_chats(clean_db)
+    app = streamlit_app()
+    context, page = open_page(browser, f"{app.url}/chat?session={chats['Lisbon weekend']}", size)
+    try:
+        wait_until_idle(page)
+        if size == "phone":
+            page.get_by_test_id("stExpandSidebarButton").click()
+        # Not the open chat: another one's ⋯ (named for its chat, for screen readers too).
+        actions = page.get_by_role("button", name="Actions for Unit tests for the parser")
+        actions.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="Delete").wait_for(timeout=20_000)
+        shoot(page, f"chat-actions-{size}")
+        dialog.get_by_role("button", name="Delete").click()
+        notice = page.get_by_text("Deleted Unit tests for the parser")
+        notice.wait_for(timeout=20_000)
+        wait_until_idle(page)
+        if size == "phone" and page.evaluate(DRAWER_IS_OPEN):
+            page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+        shoot(page, f"deleted-with-undo-{size}")
+        assert "Lisbon weekend" in page.title()  # the open chat stayed open
+        page.get_by_role("button", name="Undo").click()
+        notice.wait_for(state="detached", timeout=20_000)
+        wait_until_idle(page)
+        assert page.url.endswith(f"?session={chats['Lisbon weekend']}")  # the open chat stays open
+        if size == "phone":
+            page.get_by_test_id("stExpandSidebarButton").click()
+        actions.wait_for(timeout=20_000)  # back in the list
+    finally:
+        context.close()
