@@ -128,8 +128,12 @@ def _daily_chart(title: str, columns: list[str], *, mark: str) -> None:
     )
     chart = base.mark_bar() if mark == "bar" else base.mark_line(point=True)
     # The chart as a whole carries the summary; its marks are not separate images to a screen reader.
+    # Height is the plot's own ("fit-x" sizes only the width to the column): the legend of a chart of
+    # two series then adds to the chart instead of squeezing its plot, and the three plots line up.
     st.altair_chart(
-        chart.properties(height=220, description=summary)
+        chart.properties(
+            height=160, description=summary, autosize=alt.AutoSizeParams(type="fit-x", contains="padding")
+        )
         .configure_mark(aria=False)
         .configure_axis(aria=False),
         width="stretch",
