@@ -18,12 +18,12 @@ class SettingsChange:
     system_prompt: str
 
 
-def render_settings_panel(
+def render_settings_form(
     current: EffectiveModelSettings, choices: EndpointChoices, *, key: str
 ) -> SettingsChange | None:
-    """A form in an expander; returns the new values when the user saves them."""
-    expander = st.sidebar.expander("Model settings for this chat", expanded=False)
-    with expander, st.form(key=f"{key}-form", border=False):
+    """The settings as a form, where it is called (the chat page's dialog); returns the new values
+    when the user saves them."""
+    with st.form(key=f"{key}-form", border=False):
         options = list(
             dict.fromkeys([*(choices.endpoints), *([current.endpoint] if current.endpoint else [])])
         )

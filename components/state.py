@@ -140,6 +140,31 @@ def next_import_round() -> None:
     st.session_state[_IMPORT_ROUND] = import_round() + 1
 
 
+_FLASH = "flash_message"
+
+
+def set_flash(message: str) -> None:
+    """A message for the next run of the page to show once (after a rerun that closes a dialog)."""
+    st.session_state[_FLASH] = message
+
+
+def pop_flash() -> str | None:
+    value = st.session_state.pop(_FLASH, None)
+    return value if isinstance(value, str) else None
+
+
+_SETTINGS_OPEN = "model_settings_open"
+
+
+def settings_open() -> bool:
+    """Whether the chat's model settings dialog is open."""
+    return bool(st.session_state.get(_SETTINGS_OPEN, False))
+
+
+def set_settings_open(is_open: bool) -> None:
+    st.session_state[_SETTINGS_OPEN] = is_open
+
+
 _CHAT_ACTIONS_TARGET = "chat_actions_target"
 
 

@@ -315,3 +315,29 @@ def test_any_chat_in_the_sidebar_can_be_deleted_and_brought_back(
         actions.wait_for(timeout=20_000)  # back in the list
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_model_settings_open_in_a_dialog_and_save(streamlit_app, browser, clean_db, size) -> None:
+    seed_chats(clean_db)  # (their model is not one this app may use: a new chat's settings are saved)
+    app = streamlit_app()
+    context, page = open_page(browser, f"{app.url}/chat", size)
+    try:
+        wait_until_idle(page)
+        if size == "phone":
+            page.get_by_test_id("stExpandSidebarButton").click()
+        page.get_by_role("button", name="Model settings").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("System prompt").fill("Answer in French.")
+        shoot(page, f"model-settings-{size}")
+        dialog.get_by_role("button", name="Save settings").click()
+        page.get_by_text("Settings saved for this chat.").wait_for(timeout=20_000)
+        dialog.wait_for(state="detached", timeout=20_000)
+        assert "?session=" in page.url  # the new chat exists now, with its settings
+    finally:
+        context.close()
+    with clean_db.connect() as connection:
+        saved = connection.exec_driver_sql(
+            "SELECT system_prompt FROM chat_session WHERE message_count = 0"
+        ).scalar()
+    assert saved == "Answer in French."

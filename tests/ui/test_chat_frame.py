@@ -96,9 +96,12 @@ def test_long_titles_end_with_an_ellipsis_at_a_word(open_app, seed) -> None:
 
 def test_saving_settings_on_a_new_chat_lists_no_empty_chat(open_app) -> None:
     app = open_app(CHAT_PAGE)
-    app.sidebar.slider(key="settings-new-temperature").set_value(0.2)
+    app.sidebar.button(key="model-settings").click().run()
+    app.slider(key="settings-new-temperature").set_value(0.2)
     app.button(key="FormSubmitter:settings-new-form-Save settings").click().run()
     assert not app.exception
+    assert [toast.value for toast in app.toast] == ["Settings saved for this chat."]
+    assert not app.slider  # the dialog closed
     assert sidebar_entries(app) == []  # the chat has settings but no message yet
     send(app, "Now it has one")
     assert [text for kind, text in sidebar_entries(app) if kind != "heading"] == ["Now it has one"]

@@ -197,7 +197,8 @@ def test_a_model_error_keeps_the_message_and_retry_works(open_app, app_env, clea
     assert any("internal error (503)" in e.value and "press Retry" in e.value for e in app.error)
     assert stored_messages(clean_db)[0] == ("user", "Are you there?", "complete")
     # Switch this chat to a healthy endpoint from the workspace's list, then Retry.
-    chooser = next(w for w in app.sidebar.selectbox if w.label == "Model endpoint")
+    app.sidebar.button(key="model-settings").click().run()
+    chooser = next(w for w in app.selectbox if w.label == "Model endpoint")
     assert chooser.options == [  # ready chat endpoints only
         "status-503",
         "agent-chat",
@@ -226,9 +227,10 @@ def test_when_endpoints_cannot_be_listed_the_configured_one_stays_and_the_page_s
     open_app()
     cached_application(get_settings()).endpoints.refresh()
     app = open_app(CHAT_PAGE)
-    assert [w.label for w in app.sidebar.selectbox] == []
-    assert next(w for w in app.sidebar.text_input if w.label == "Model endpoint").value == "chat"
-    assert any("could not be listed" in c.value and "`chat`" in c.value for c in app.sidebar.caption)
+    app.sidebar.button(key="model-settings").click().run()
+    assert [w.label for w in app.selectbox] == []
+    assert next(w for w in app.text_input if w.label == "Model endpoint").value == "chat"
+    assert any("could not be listed" in c.value and "`chat`" in c.value for c in app.caption)
 
 
 def test_a_bogus_workspace_host_still_opens_the_app_and_the_chat_says_what_is_wrong(
