@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
+from services.chat_files import ChatFiles
+from services.views import User
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.test_browser import wait_until_idle
 from tests.seed import add_session
@@ -108,7 +110,7 @@ def test_opening_a_chat_from_the_sidebar_keeps_it_in_the_url(streamlit_app, brow
         wait_until_idle(page)
         if size == "phone":
             page.get_by_test_id("stExpandSidebarButton").click()
-        page.get_by_role("button", name="Quarterly revenue summary").click()
+        page.get_by_role("button", name="Quarterly revenue summary", exact=True).click()
         page.wait_for_url(f"**/chat?session={chats['Quarterly revenue summary']}", timeout=20_000)
         wait_until_idle(page)
         if size == "phone":  # the drawer closes once a chat is chosen in it
@@ -341,3 +343,67 @@ def test_model_settings_open_in_a_dialog_and_save(streamlit_app, browser, clean_
             "SELECT system_prompt FROM chat_session WHERE message_count = 0"
         ).scalar()
     assert saved == "Answer in French."
+
+
+def test_two_tabs_on_one_chat_show_one_reply_and_refuse_a_second_turn(
+    streamlit_app, browser, clean_db
+) -> None:
+    app = streamlit_app(DEMO_FIRST_TOKEN_DELAY_SECONDS="0.3", DEMO_WORD_DELAY_SECONDS="0.1")
+    context = browser.new_context(viewport=SIZES["desktop"])  # one person, one browser, two tabs
+    try:
+        first = context.new_page()
+        first.goto(f"{app.url}/chat")
+        wait_until_idle(first)
+        first.get_by_placeholder("Message").fill("Plan a three-day trip to Lisbon")
+        first.keyboard.press("Enter")
+        first.get_by_role("button", name="Stop").wait_for(timeout=20_000)
+        second = context.new_page()
+        second.goto(first.url)  # the chat's own URL, while its reply streams
+        second.get_by_role("button", name="Stop").wait_for(timeout=20_000)  # the same reply, here too
+        second.get_by_placeholder("Message").fill("And Porto?")
+        second.keyboard.press("Enter")  # a second turn while the first is written: refused, shown back
+        second.get_by_text("A reply is still being written").wait_for(timeout=20_000)
+        shoot(second, "two-tabs-second-desktop")
+        for page in (first, second):
+            page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
+            wait_until_idle(page)
+        texts = [
+            [message.inner_text() for message in page.get_by_test_id("stChatMessage").all()]
+            for page in (first, second)
+        ]
+        assert len(texts[0]) == 2
+        assert texts[0][1].startswith(texts[1][1][:40])  # both tabs show the one reply
+        shoot(first, "two-tabs-first-desktop")
+    finally:
+        context.close()
+    with clean_db.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT role, content FROM chat_message ORDER BY seq").all()
+    assert [role for role, _ in stored] == ["user", "assistant"]
+    assert stored[0][1] == "Plan a three-day trip to Lisbon"
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_import_lands_once_and_is_listed_at_once(streamlit_app, browser, clean_db, tmp_path, size) -> None:
+    chats = seed_chats(clean_db)
+    files = ChatFiles(transactions=sessionmaker(bind=clean_db), endpoint_allowed=lambda _endpoint: True)
+    exported = files.export_json(User(DEVELOPER), chats["Lisbon weekend"])
+    chat_file = tmp_path / "lisbon.json"
+    chat_file.write_text(exported.replace('"Lisbon weekend"', '"Lisbon, imported"'))
+    app = streamlit_app()
+    context, page = open_page(browser, f"{app.url}/history", size)
+    try:
+        page.locator('input[type="file"]').set_input_files(str(chat_file))
+        page.get_by_role("button", name="Import chat").click()
+        page.get_by_text("Imported. The chat is at the top of the list.").wait_for(timeout=20_000)
+        page.get_by_text("Lisbon, imported").first.wait_for(timeout=20_000)  # listed without another click
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")
+        shoot(page, f"imported-{size}")
+        # The uploader emptied itself: there is no file left to import a second time.
+        assert page.get_by_role("button", name="Import chat").count() == 0
+    finally:
+        context.close()
+    with clean_db.connect() as connection:
+        copies = connection.exec_driver_sql(
+            "SELECT count(*) FROM chat_session WHERE title = 'Lisbon, imported'"
+        ).scalar()
+    assert copies == 1
