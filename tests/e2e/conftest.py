@@ -84,12 +84,41 @@ class RunningApp:
         self.url = f"http://127.0.0.1:{port}"
 
 
+def _stop(app: RunningApp) -> None:
+    app.process.terminate()
+    try:
+        app.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        app.process.kill()
+
+
+# The server one size of a test started, kept for its other sizes: the variants of a test that is
+# parametrized by `size` run one after another with the same settings, so they share one server
+# (a start is a few seconds; the database is emptied between them as for every test).
+_shared: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_shared_server() -> Iterator[None]:
+    yield
+    if _shared:
+        _stop(_shared.pop("app"))  # type: ignore[arg-type]
+
+
 @pytest.fixture
-def streamlit_app(database_url: str) -> Iterator[callable]:
-    """Start `streamlit run Home.py` on a free port against the test database; stopped afterwards."""
+def streamlit_app(database_url: str, request: pytest.FixtureRequest) -> Iterator[callable]:
+    """Start `streamlit run Home.py` on a free port against the test database; stopped afterwards
+    (or, for a test parametrized by `size`, once its last size has run)."""
     started: list[RunningApp] = []
+    by_size = "size" in getattr(getattr(request.node, "callspec", None), "params", {})
 
     def _start(**settings: str) -> RunningApp:
+        key = (request.node.nodeid.split("[")[0], tuple(sorted(settings.items())))
+        if by_size and _shared.get("key") == key and _shared["app"].process.poll() is None:  # type: ignore[union-attr]
+            return _shared["app"]  # type: ignore[return-value]
+        if _shared:
+            _stop(_shared.pop("app"))  # type: ignore[arg-type]
+            _shared.clear()
         port = free_port()
         fast_demo = {"DEMO_FIRST_TOKEN_DELAY_SECONDS": "0.1", "DEMO_WORD_DELAY_SECONDS": "0.005"}
         env = app_environment(
@@ -106,14 +135,13 @@ def streamlit_app(database_url: str) -> Iterator[callable]:
         )
         log.close()  # the server has its own copy of the file
         app = RunningApp(port, process)
-        started.append(app)
+        if by_size:
+            _shared.update(key=key, app=app)
+        else:
+            started.append(app)
         wait_for_health(port)
         return app
 
     yield _start
     for app in started:
-        app.process.terminate()
-        try:
-            app.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            app.process.kill()
+        _stop(app)
