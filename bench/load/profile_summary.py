@@ -1,6 +1,7 @@
 """Where a py-spy profile's samples went, by kind of work: what bench/load/run_load.py --profile wrote.
 
     .venv/bin/python bench/load/profile_summary.py bench/results/profile-app-N10.txt
+    .venv/bin/python bench/load/profile_summary.py bench/results/profile-*.txt --markdown profiles.md
 
 Each sample is one stack (py-spy's raw format: frames separated by ';', then a count). A sample is
 put in the first category, in the order below, that one of its frames matches, so "database driver"
@@ -70,24 +71,40 @@ def categorise(lines: list[str]) -> tuple[int, collections.Counter[str], collect
     return total, by_category, app_functions
 
 
+def summary_markdown(path: Path, *, top: int) -> str:
+    total, by_category, app_functions = categorise(path.read_text().splitlines())
+    if not total:
+        return f"### {path.stem}\n\nno samples\n"
+    lines = [
+        f"### {path.stem}",
+        "",
+        f"{total} samples holding the GIL",
+        "",
+        "| kind of work | share |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {100 * count / total:.0f}% |" for name, count in by_category.most_common()]
+    if app_functions:
+        lines += ["", f"The app's innermost functions (share of all samples), top {top}:", ""]
+        lines += [f"- {100 * count / total:.1f}% `{name}`" for name, count in app_functions.most_common(top)]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("profile", type=Path)
+    parser.add_argument("profiles", type=Path, nargs="+")
     parser.add_argument("--top", type=int, default=15, help="how many of the app's functions to list")
+    parser.add_argument("--markdown", type=Path, help="write every summary to this Markdown file too")
     arguments = parser.parse_args()
-    total, by_category, app_functions = categorise(arguments.profile.read_text().splitlines())
-    if not total:
-        print("no samples")
-        return 1
-    print(f"{total} samples holding the GIL\n")
-    print("| kind of work | share |\n|---|---:|")
-    for name, count in by_category.most_common():
-        print(f"| {name} | {100 * count / total:.0f}% |")
-    print(f"\nThe app's innermost functions (of all samples), top {arguments.top}:")
-    for name, count in app_functions.most_common(arguments.top):
-        print(f"  {100 * count / total:5.1f}%  {name}")
+    documents = [summary_markdown(path, top=arguments.top) for path in arguments.profiles]
+    print("\n".join(documents))
+    if arguments.markdown:
+        arguments.markdown.write_text(
+            "# Where the servers' time went, by round (bench/load/run_load.py --profile)\n\n"
+            + "\n".join(documents)
+        )
     return 0
 
 

@@ -278,8 +278,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="record a py-spy profile of the app server for each round (out/profile-app-N<n>.txt, "
-        "raw collapsed stacks; summarise with bench/load/profile_summary.py)",
+        help="record a py-spy profile of each server for each round (out/profile-<page>-N<n>.txt, raw "
+        "collapsed stacks) and their summaries by kind of work (out/profiles.md)",
     )
     arguments = parser.parse_args()
     model = FakeModelServer(
@@ -326,6 +326,17 @@ def main() -> int:
     (arguments.out / "load.json").write_text(json.dumps(document, indent=2))
     (arguments.out / "load.md").write_text(markdown_table(rounds))
     plotted = plot(rounds, arguments.out / "load.png")
+    if arguments.profile:
+        # The raw profiles are large and stay out of git (.gitignore); their summaries are kept.
+        from profile_summary import summary_markdown
+
+        summaries = [
+            summary_markdown(arguments.out / f"profile-{r.target}-N{r.users}.txt", top=10) for r in rounds
+        ]
+        (arguments.out / "profiles.md").write_text(
+            "# Where the servers' time went, by round (bench/load/run_load.py --profile)\n\n"
+            + "\n".join(summaries)
+        )
     print(markdown_table(rounds))
     written = "load.json, load.md" + (", load.png" if plotted else " (no matplotlib: no plot)")
     print(f"Wrote {written} in {arguments.out}")
