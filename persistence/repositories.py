@@ -128,13 +128,6 @@ class SessionRepository:
             .limit(limit)
         ).all()
 
-    def touch(self, session_id: uuid.UUID) -> None:
-        self._db.execute(
-            update(ChatSessionRow)
-            .where(ChatSessionRow.id == session_id, ChatSessionRow.owner_id == self._owner_id)
-            .values(updated_at=func.now())
-        )
-
 
 class MessageRepository:
     """Messages of one owner's sessions. Callers lock the session (SessionRepository.get_for_update)
