@@ -90,6 +90,13 @@ def summary_markdown(path: Path, *, top: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def profiles_markdown(paths: list[Path], *, top: int) -> str:
+    """One document with every profile's summary: what run_load.py --profile writes as profiles.md."""
+    return "# Where the servers' time went, by round (bench/load/run_load.py --profile)\n\n" + "\n".join(
+        summary_markdown(path, top=top) for path in paths
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -98,13 +105,10 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=15, help="how many of the app's functions to list")
     parser.add_argument("--markdown", type=Path, help="write every summary to this Markdown file too")
     arguments = parser.parse_args()
-    documents = [summary_markdown(path, top=arguments.top) for path in arguments.profiles]
-    print("\n".join(documents))
+    document = profiles_markdown(arguments.profiles, top=arguments.top)
+    print(document)
     if arguments.markdown:
-        arguments.markdown.write_text(
-            "# Where the servers' time went, by round (bench/load/run_load.py --profile)\n\n"
-            + "\n".join(documents)
-        )
+        arguments.markdown.write_text(document)
     return 0
 
 

@@ -328,15 +328,10 @@ def main() -> int:
     plotted = plot(rounds, arguments.out / "load.png")
     if arguments.profile:
         # The raw profiles are large and stay out of git (.gitignore); their summaries are kept.
-        from profile_summary import summary_markdown
+        from profile_summary import profiles_markdown
 
-        summaries = [
-            summary_markdown(arguments.out / f"profile-{r.target}-N{r.users}.txt", top=10) for r in rounds
-        ]
-        (arguments.out / "profiles.md").write_text(
-            "# Where the servers' time went, by round (bench/load/run_load.py --profile)\n\n"
-            + "\n".join(summaries)
-        )
+        profiles = [arguments.out / f"profile-{r.target}-N{r.users}.txt" for r in rounds]
+        (arguments.out / "profiles.md").write_text(profiles_markdown(profiles, top=10))
     print(markdown_table(rounds))
     written = "load.json, load.md" + (", load.png" if plotted else " (no matplotlib: no plot)")
     print(f"Wrote {written} in {arguments.out}")

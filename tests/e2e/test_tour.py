@@ -52,6 +52,12 @@ def shoot(page, name: str, *, readme: str | None = None) -> None:
         page.screenshot(path=str(README_SCREENSHOTS / f"{readme}.png"))
 
 
+def show_sidebar(page, size: str) -> None:
+    """On a phone the sidebar is a drawer, closed at first: open it (on a desktop it is already open)."""
+    if size == "phone":
+        page.get_by_test_id("stExpandSidebarButton").click()
+
+
 def open_page(browser, url: str, size: str):
     context = browser.new_context(viewport=SIZES[size], is_mobile=size == "phone", has_touch=size == "phone")
     page = context.new_page()
@@ -108,8 +114,7 @@ def test_opening_a_chat_from_the_sidebar_keeps_it_in_the_url(streamlit_app, brow
     context, page = open_page(browser, f"{app.url}/chat", size)
     try:
         wait_until_idle(page)
-        if size == "phone":
-            page.get_by_test_id("stExpandSidebarButton").click()
+        show_sidebar(page, size)
         page.get_by_role("button", name="Quarterly revenue summary", exact=True).click()
         page.wait_for_url(f"**/chat?session={chats['Quarterly revenue summary']}", timeout=20_000)
         wait_until_idle(page)
@@ -295,8 +300,7 @@ def test_any_chat_in_the_sidebar_can_be_deleted_and_brought_back(
     context, page = open_page(browser, f"{app.url}/chat?session={chats['Lisbon weekend']}", size)
     try:
         wait_until_idle(page)
-        if size == "phone":
-            page.get_by_test_id("stExpandSidebarButton").click()
+        show_sidebar(page, size)
         # Not the open chat: another one's ⋯ (named for its chat, for screen readers too).
         actions = page.get_by_role("button", name="Actions for Unit tests for the parser")
         actions.click()
@@ -315,8 +319,7 @@ def test_any_chat_in_the_sidebar_can_be_deleted_and_brought_back(
         notice.wait_for(state="detached", timeout=20_000)
         wait_until_idle(page)
         assert page.url.endswith(f"?session={chats['Lisbon weekend']}")  # the open chat stays open
-        if size == "phone":
-            page.get_by_test_id("stExpandSidebarButton").click()
+        show_sidebar(page, size)
         actions.wait_for(timeout=20_000)  # back in the list
     finally:
         context.close()
@@ -329,8 +332,7 @@ def test_model_settings_open_in_a_dialog_and_save(streamlit_app, browser, clean_
     context, page = open_page(browser, f"{app.url}/chat", size)
     try:
         wait_until_idle(page)
-        if size == "phone":
-            page.get_by_test_id("stExpandSidebarButton").click()
+        show_sidebar(page, size)
         page.get_by_role("button", name="Model settings").click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_label("System prompt").fill("Answer in French.")
