@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from persistence.driver import remember_converted_statements
 from persistence.reconnect import discard_connection_after_foreign_errors
 from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 
@@ -28,6 +29,7 @@ def build_engine(
 
     `maintenance=True` (benchmark seeding, bulk jobs) lifts the socket and statement timeouts that
     protect the app's own short statements."""
+    remember_converted_statements()
     engine = create_engine(
         url,
         # Seconds for pg8000's socket (connect and every read): a server that stops answering

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, exists, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,34 @@ from persistence.statuses import OPEN_REQUEST_STATUSES, RequestStatus, Role
 USER_TURNS_LOCK_CLASS = 7_315_224
 
 PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ClientIdUse:
+    """The message holding a client id, and the request it was sent with (None if it has none)."""
+
+    message_id: int
+    session_id: uuid.UUID
+    owned_by_caller: bool
+    request_id: uuid.UUID | None
+    request_status: str | None
+
+
+@dataclass(frozen=True)
+class TurnState:
+    """What RequestRepository.turn_state found."""
+
+    now: datetime
+    chat_busy: bool
+    in_progress: int
+    started_in_window: int
+    oldest_in_window: datetime | None
+
+
+def _given_values(row: ChatMessageRow | ChatRequestRow) -> dict[str, object]:
+    """The columns set on a new row object, for a plain INSERT (the rest take their defaults)."""
+    columns = row.__table__.columns
+    return {column.key: getattr(row, column.key) for column in columns if column.key in row.__dict__}
 
 
 class SessionRepository:
@@ -137,22 +166,19 @@ class MessageRepository:
         self._db = db
         self._owner_id = owner_id
 
-    def append(self, row: ChatMessageRow) -> ChatMessageRow:
+    def append(self, row: ChatMessageRow, *, new_title: str | None = None) -> ChatMessageRow:
         """Insert `row` as the session's next message. One round trip: the INSERT computes `seq` and
         returns every stored column (bar the search vector), which are set on `row`; `row` itself
-        stays outside the ORM session (nothing later changes it)."""
+        stays outside the ORM session (nothing later changes it). `new_title`, if given, becomes the
+        chat's title in the same UPDATE that counts the message."""
         next_seq = (
             select(func.coalesce(func.max(ChatMessageRow.seq), 0) + 1)
             .where(ChatMessageRow.session_id == row.session_id)
             .scalar_subquery()
         )
-        table = ChatMessageRow.__table__
-        given = {
-            column.key: getattr(row, column.key) for column in table.columns if column.key in row.__dict__
-        }
-        stored = [column for column in table.columns if column.key != "search_vector"]
+        stored = [column for column in ChatMessageRow.__table__.columns if column.key != "search_vector"]
         inserted = self._db.execute(
-            insert(ChatMessageRow).values(**given, seq=next_seq).returning(*stored)
+            insert(ChatMessageRow).values(**_given_values(row), seq=next_seq).returning(*stored)
         ).one()
         for column in stored:
             setattr(row, column.key, inserted._mapping[column])
@@ -165,6 +191,7 @@ class MessageRepository:
                 message_count=ChatSessionRow.message_count + 1,
                 last_message_preview=func.left(row.content, PREVIEW_CHARS),
                 updated_at=func.now(),
+                **({"title": new_title} if new_title is not None else {}),
             )
         )
         return row
@@ -206,10 +233,36 @@ class MessageRepository:
         numbers and the session's counts are the import's to set)."""
         self._db.add(row)
 
-    def client_id_taken(self, client_message_id: str) -> bool:
-        """Whether any user's message holds this client id (it is unique across the table)."""
-        statement = select(ChatMessageRow.id).where(ChatMessageRow.client_message_id == client_message_id)
-        return self._db.scalar(statement) is not None
+    def client_id_use(self, client_message_id: str) -> ClientIdUse | None:
+        """Who holds this client id, if anyone (it is unique across the table), and the request its
+        message was sent with: one round trip answers both "is this a replay of my submit?" and "is
+        it someone else's id?". A deleted chat's message still holds its id."""
+        first_request = (
+            select(ChatRequestRow.id, ChatRequestRow.status)
+            .where(
+                ChatRequestRow.user_message_id == ChatMessageRow.id,
+                ChatRequestRow.user_id == self._owner_id,
+            )
+            .order_by(ChatRequestRow.created_at)
+            .limit(1)
+            .lateral()
+        )
+        found = self._db.execute(
+            select(
+                ChatMessageRow.id,
+                ChatMessageRow.session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                first_request.c.id,
+                first_request.c.status,
+            )
+            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
+            .outerjoin(first_request, true())
+            .where(ChatMessageRow.client_message_id == client_message_id)
+        ).first()
+        if found is None:
+            return None
+        message_id, session_id, owned, request_id, request_status = found
+        return ClientIdUse(message_id, session_id, bool(owned), request_id, request_status)
 
     def list_for_session(self, session_id: uuid.UUID) -> Sequence[ChatMessageRow]:
         return self._db.scalars(
@@ -279,9 +332,12 @@ class RequestRepository:
         self._owner_id = owner_id
 
     def add(self, row: ChatRequestRow) -> ChatRequestRow:
+        """Insert `row` with a plain INSERT (the ORM's flush cost more than the round trip); `row`
+        stays outside the ORM session and carries what was given, its id included."""
         row.user_id = self._owner_id
-        self._db.add(row)
-        self._db.flush()
+        if row.id is None:
+            row.id = uuid.uuid4()
+        self._db.execute(insert(ChatRequestRow).values(**_given_values(row)))
         return row
 
     def get(self, request_id: uuid.UUID, *, for_update: bool = False) -> ChatRequestRow | None:
@@ -311,39 +367,29 @@ class RequestRepository:
             select(func.pg_advisory_xact_lock(USER_TURNS_LOCK_CLASS, func.hashtext(self._owner_id)))
         )
 
-    def count_open(self, *, active_since: datetime) -> int:
-        """This user's requests still being answered (a request silent since `active_since` has
-        lost its runner and no longer counts)."""
-        return (
-            self._db.scalar(
+    def turn_state(self, session_id: uuid.UUID, *, silent_after: timedelta, window: timedelta) -> TurnState:
+        """What a new turn is checked against, in one round trip: whether the chat already has an
+        unfinished request, how many of this user's requests are being answered (one silent for
+        `silent_after` has lost its runner and no longer counts), and how many the user started in
+        the last `window`, with the oldest of those. Times are the transaction's own `now()`."""
+        mine = ChatRequestRow.user_id == self._owner_id
+        is_open = ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES)
+        window_start = func.now() - window
+        row = self._db.execute(
+            select(
+                func.now(),
+                exists().where(mine, is_open, ChatRequestRow.session_id == session_id),
                 select(func.count())
-                .select_from(ChatRequestRow)
-                .where(
-                    ChatRequestRow.user_id == self._owner_id,
-                    ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
-                    ChatRequestRow.last_activity >= active_since,
-                )
-            )
-            or 0
-        )
-
-    def started_since(self, since: datetime) -> tuple[int, datetime | None]:
-        """How many requests this user made since `since`, and when the oldest of them was made."""
-        count, oldest = self._db.execute(
-            select(func.count(), func.min(ChatRequestRow.created_at)).where(
-                ChatRequestRow.user_id == self._owner_id, ChatRequestRow.created_at >= since
+                .where(mine, is_open, ChatRequestRow.last_activity >= func.now() - silent_after)
+                .scalar_subquery(),
+                select(func.count()).where(mine, ChatRequestRow.created_at >= window_start).scalar_subquery(),
+                select(func.min(ChatRequestRow.created_at))
+                .where(mine, ChatRequestRow.created_at >= window_start)
+                .scalar_subquery(),
             )
         ).one()
-        return count, oldest
-
-    def first_for_user_message(self, message_id: int) -> ChatRequestRow | None:
-        """The request a user message was sent with (a retry makes later ones)."""
-        return self._db.scalar(
-            select(ChatRequestRow)
-            .where(ChatRequestRow.user_message_id == message_id, ChatRequestRow.user_id == self._owner_id)
-            .order_by(ChatRequestRow.created_at)
-            .limit(1)
-        )
+        now, chat_busy, in_progress, recent, oldest_recent = row
+        return TurnState(now, bool(chat_busy), in_progress or 0, recent or 0, oldest_recent)
 
     def latest_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
         return self._db.scalar(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
@@ -259,20 +260,23 @@ class ChatService:
         return result
 
     def _existing_submission(self, db: Session, user: User, client_message_id: str) -> SubmitResult | None:
-        message = MessageRepository(db, owner_id=user.email).find_by_client_id(client_message_id)
-        if message is None:
+        """The first result of a submit with this client id, if this user made one.
+
+        Raises InvalidMessage when the id is held otherwise (another user's message, or one with no
+        request): never reveal it; treat it as a bad request from this client."""
+        use = MessageRepository(db, owner_id=user.email).client_id_use(client_message_id)
+        if use is None:
             return None
-        request = RequestRepository(db, owner_id=user.email).first_for_user_message(message.id)
-        if request is None:
-            return None
+        if not use.owned_by_caller or use.request_id is None:
+            raise InvalidMessage("This message could not be sent. Reload the page and try again.")
         return SubmitResult(
-            session_id=message.session_id,
-            request_id=request.id,
-            user_message_id=message.id,
+            session_id=use.session_id,
+            request_id=use.request_id,
+            user_message_id=use.message_id,
             duplicate=True,
             # Client ids are made per page run, so a replay comes from this process: an open request
             # is either running here (start() returns its buffer) or was never started.
-            waiting_for_runner=request.status in OPEN_REQUEST_STATUSES,
+            waiting_for_runner=use.request_status in OPEN_REQUEST_STATUSES,
         )
 
     def _store_submission(
@@ -301,13 +305,8 @@ class ChatService:
             if session is None:
                 raise SessionNotFound()
             messages = MessageRepository(db, owner_id=user.email)
-            if messages.client_id_taken(client_message_id):
-                # Another user's id: never reveal it; treat as a bad request from this client.
-                raise InvalidMessage("This message could not be sent. Reload the page and try again.")
             requests = RequestRepository(db, owner_id=user.email)
-            if requests.open_for_session(session_id) is not None:
-                raise TurnInProgress()
-            self._enforce_turn_limits(db, requests)
+            self._check_turn_allowed(requests, session_id)
             retitle = False
             if replacing is not None:
                 if messages.last_user_message_id(session_id) != replacing:
@@ -317,6 +316,10 @@ class ChatService:
                 replaced = messages.get(replacing)
                 retitle = replaced is not None and replaced.seq == 1  # the question that named the chat
                 messages.supersede_from(session_id, replacing)
+            # The question that starts a chat (or an edit of it) names the chat, unless its owner did.
+            new_title = None
+            if not session.title_is_custom and (session.message_count == 0 or retitle):
+                new_title = title_from_message(text)
             message = messages.append(
                 ChatMessageRow(
                     session_id=session_id,
@@ -324,10 +327,11 @@ class ChatService:
                     content=text,
                     status=MessageStatus.COMPLETE,
                     client_message_id=client_message_id,
-                )
+                ),
+                new_title=new_title,
             )
-            if not session.title_is_custom and (message.seq == 1 or retitle):
-                session.title = title_from_message(text)
+            if new_title is not None:
+                set_committed_value(session, "title", new_title)  # stored by append's UPDATE
             prepared = self._runner.prepare_turn(
                 db, owner_id=user.email, session=session, user_message=message
             )
@@ -349,22 +353,29 @@ class ChatService:
             )
             return result, prepared
 
-    def _enforce_turn_limits(self, db: Session, requests: RequestRepository) -> None:
-        """The per-user caps, checked in the submit's own transaction under a per-user lock, so
-        they hold across app instances and before any model call."""
+    def _check_turn_allowed(self, requests: RequestRepository, session_id: uuid.UUID) -> None:
+        """A new turn needs the chat to be free and the user within the per-user caps. Checked in the
+        submit's own transaction, with the chat's row locked (by the caller) and then the user's turn
+        lock, so the checks hold across app instances and before any model call."""
         requests.lock_turns_of_user()
-        now = database_now(db)
-        active_since = now - timedelta(seconds=self._runner.stale_after_seconds)
-        in_progress = requests.count_open(active_since=active_since)
+        # After the lock, so the counts see every turn committed by whoever held it before.
+        found = requests.turn_state(
+            session_id,
+            silent_after=timedelta(seconds=self._runner.stale_after_seconds),
+            window=timedelta(minutes=1),
+        )
+        if found.chat_busy:
+            raise TurnInProgress()
+        in_progress = found.in_progress
         if in_progress >= self._settings.max_concurrent_turns_per_user:
             raise TurnLimitReached(
                 f"You already have {in_progress} replies being written (in this or other chats); the limit "
                 f"is {self._settings.max_concurrent_turns_per_user}. Wait for one to finish, or stop one, "
                 "then send it again (it is shown below)."
             )
-        recent, oldest = requests.started_since(now - timedelta(minutes=1))
+        recent, oldest = found.started_in_window, found.oldest_in_window
         if recent >= self._settings.max_turns_per_minute_per_user and oldest is not None:
-            wait = max(1, math.ceil(60 - (now - oldest).total_seconds()))
+            wait = max(1, math.ceil(60 - (found.now - oldest).total_seconds()))
             raise TurnLimitReached(
                 f"You have sent {recent} messages in the last minute, the most this app takes. "
                 f"Try again in {wait} s; your message is shown below."
@@ -377,9 +388,7 @@ class ChatService:
             if sessions.get_for_update(session_id) is None:
                 raise SessionNotFound()
             requests = RequestRepository(db, owner_id=user.email)
-            if requests.open_for_session(session_id) is not None:
-                raise TurnInProgress()
-            self._enforce_turn_limits(db, requests)
+            self._check_turn_allowed(requests, session_id)
             last_user_message_id = MessageRepository(db, owner_id=user.email).last_user_message_id(session_id)
             if last_user_message_id is None:
                 raise InvalidMessage("There is no message to retry yet.")

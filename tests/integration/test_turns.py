@@ -260,6 +260,24 @@ def test_a_new_message_reaches_the_model_without_another_database_read(sessions)
     assert [m.content for m in model.calls[1] if m.role != "system"] == ["Hello", "Hi there", "And again?"]
 
 
+def test_a_submit_to_an_open_chat_is_eight_statements(sessions) -> None:
+    # Every statement is three round trips with pg8000, and a submit's are all before the model is
+    # called: client id, chat row lock, user's turn lock, the chat's and user's open turns in one
+    # read, the message, the chat's count and title, the history, the request (bench/load).
+    statements = _StatementsByThread(sessions.kw["bind"])
+    service = chat_service(sessions, ScriptedModel(["Hi"]))
+    try:
+        first = service.submit_message(ALICE, None, "Hello", client_message_id="n-1")
+        wait_for_reply(service, ALICE, first.session_id)
+        before = statements.counts.get(threading.current_thread().name, 0)
+        service.submit_message(ALICE, first.session_id, "And again?", client_message_id="n-2")
+        sent = statements.counts[threading.current_thread().name] - before
+        wait_for_reply(service, ALICE, first.session_id)
+    finally:
+        statements.close()
+    assert sent == 8
+
+
 def test_the_runner_hands_the_stored_reply_to_the_page(sessions) -> None:
     service = chat_service(sessions, ScriptedModel(["Stored", " once"]))
     result = service.submit_message(ALICE, None, "Hello", client_message_id="h-1")
