@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from persistence.driver import remember_converted_statements
+from persistence.driver import tune_pg8000
 from persistence.reconnect import discard_connection_after_foreign_errors
 from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 
@@ -29,7 +29,6 @@ def build_engine(
 
     `maintenance=True` (benchmark seeding, bulk jobs) lifts the socket and statement timeouts that
     protect the app's own short statements."""
-    remember_converted_statements()
     engine = create_engine(
         url,
         # Seconds for pg8000's socket (connect and every read): a server that stops answering
@@ -45,6 +44,7 @@ def build_engine(
     )
     use_schema_on_every_connection(engine, schema, statement_timeout_ms=0 if maintenance else None)
     discard_connection_after_foreign_errors(engine)
+    tune_pg8000(engine)
     return engine
 
 

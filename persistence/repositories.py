@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, select, true, update
+from sqlalchemy import Row, Select, delete, exists, func, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,20 @@ def _given_values(row: ChatMessageRow | ChatRequestRow) -> dict[str, object]:
     return {column.key: getattr(row, column.key) for column in columns if column.key in row.__dict__}
 
 
+# What a chat list shows of a session, and what a page shows of a message (all but the search vector).
+SESSION_SUMMARY_COLUMNS = (
+    ChatSessionRow.id,
+    ChatSessionRow.title,
+    ChatSessionRow.model_endpoint,
+    ChatSessionRow.message_count,
+    ChatSessionRow.updated_at,
+    ChatSessionRow.pinned,
+)
+MESSAGE_READ_COLUMNS = tuple(
+    column for column in ChatMessageRow.__table__.columns if column.key != "search_vector"
+)
+
+
 class SessionRepository:
     def __init__(self, db: Session, *, owner_id: str) -> None:
         self._db = db
@@ -75,9 +90,12 @@ class SessionRepository:
         """Lock the session row: appends to one session are serialised, so sequence numbers are gap-free."""
         return self._db.scalar(self._visible().where(ChatSessionRow.id == session_id).with_for_update())
 
-    def list_recent(self, *, limit: int) -> Sequence[ChatSessionRow]:
+    def list_recent(self, *, limit: int) -> Sequence[Row[Any]]:
+        """The sidebar's chats, pinned first then most recent, as plain rows of the columns a list
+        shows: every page run reads this, and loading ORM objects cost more than the query."""
         statement = (
-            self._visible()
+            select(*SESSION_SUMMARY_COLUMNS)
+            .where(ChatSessionRow.owner_id == self._owner_id, ChatSessionRow.deleted_at.is_(None))
             # A chat with no message yet (settings saved before the first one) is not listed.
             .where(ChatSessionRow.archived_at.is_(None), ChatSessionRow.message_count > 0)
             .order_by(
@@ -85,7 +103,18 @@ class SessionRepository:
             )
             .limit(limit)
         )
-        return self._db.scalars(statement).all()
+        rows: Sequence[Row[Any]] = self._db.execute(statement).all()  # type: ignore[assignment]
+        return rows
+
+    def read(self, session_id: uuid.UUID) -> Row[Any] | None:
+        """The session as a plain row, for reading only (no ORM object, so nothing to track)."""
+        return self._db.execute(
+            select(*ChatSessionRow.__table__.columns).where(
+                ChatSessionRow.id == session_id,
+                ChatSessionRow.owner_id == self._owner_id,
+                ChatSessionRow.deleted_at.is_(None),
+            )
+        ).first()
 
     def count_active_since(self, since: datetime) -> int:
         statement = select(func.count()).select_from(
@@ -276,10 +305,11 @@ class MessageRepository:
             .order_by(ChatMessageRow.seq)
         ).all()
 
-    def list_latest(self, session_id: uuid.UUID, *, limit: int) -> Sequence[ChatMessageRow]:
-        """The newest `limit` messages of a session, oldest first (a long chat's visible end)."""
-        rows = self._db.scalars(
-            select(ChatMessageRow)
+    def list_latest(self, session_id: uuid.UUID, *, limit: int) -> Sequence[Row[Any]]:
+        """The newest `limit` messages of a session, oldest first (a long chat's visible end), as
+        plain rows (every page run reads these; ORM objects cost more than the query)."""
+        rows = self._db.execute(
+            select(*MESSAGE_READ_COLUMNS)
             .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
             .where(
                 ChatMessageRow.session_id == session_id,

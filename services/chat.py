@@ -453,10 +453,10 @@ class ChatService:
             recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=recent_limit)]
             if session_id is None:
                 return ChatPage(None, recent, None, [], 0, {})
-            row = sessions.get(session_id)
+            row = sessions.read(session_id)
             if row is None:
                 raise SessionNotFound()
-            session = _session_view(row)
+            session = from_row(SessionView, row)
             open_request = self._open_request(db, user, session_id) if look_for_open_request else None
             rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=message_limit)
             ratings = {

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from persistence.database import build_engine
+from persistence.driver import tune_pg8000
 from persistence.embedded import start_embedded_server
 from persistence.lakebase import LakebaseCredentials, LakebaseTarget, build_lakebase_engine
 from persistence.reconnect import discard_connection_after_foreign_errors
@@ -67,6 +68,7 @@ def open_database(
         engine = build_lakebase_engine(target, credentials)
         use_schema_on_every_connection(engine, settings.database_schema)
         discard_connection_after_foreign_errors(engine)
+        tune_pg8000(engine)
         return engine, target.description
     plain = resolve_database_target(settings)
     return build_engine(plain.url, schema=settings.database_schema), plain.description

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import Row
+
 from persistence.orm import ChatMessageRow
 from persistence.statuses import MessageStatus, Role
 from services.reply_details import ReplyDetails
@@ -120,11 +122,12 @@ class Dashboard:
     recent_sessions: list[SessionSummary]
 
 
-def message_view(row: ChatMessageRow) -> MessageView:
+def message_view(row: ChatMessageRow | Row[Any]) -> MessageView:
+    """A message as the UI shows it, from its ORM object or a plain row of its columns."""
     return from_row(MessageView, row, details=stored_details(row))
 
 
-def stored_details(row: ChatMessageRow) -> ReplyDetails:
+def stored_details(row: ChatMessageRow | Row[Any]) -> ReplyDetails:
     """A message's stored details; a damaged document shows the reply without them, never fails it."""
     try:
         return ReplyDetails.from_json(row.details)
