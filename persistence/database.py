@@ -9,9 +9,20 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from persistence.driver import tune_pg8000
 from persistence.reconnect import discard_connection_after_foreign_errors
 from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
+
+# libpq's limits on a server that stops answering, so that the action fails instead of hanging:
+# seconds to connect, and, over TCP, milliseconds that sent data may stay unacknowledged (longer than
+# the statement timeout), with keepalives for an idle connection. Unix sockets ignore the TCP ones.
+UNRESPONSIVE_SERVER_LIMITS: dict[str, int] = {
+    "connect_timeout": 10,
+    "tcp_user_timeout": 30_000,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 
 
 def build_engine(
@@ -27,13 +38,11 @@ def build_engine(
 ) -> Engine:
     """An engine whose connections all work in the app's `schema` (see persistence.schema).
 
-    `maintenance=True` (benchmark seeding, bulk jobs) lifts the socket and statement timeouts that
+    `maintenance=True` (benchmark seeding, bulk jobs) lifts the connection and statement limits that
     protect the app's own short statements."""
     engine = create_engine(
         url,
-        # Seconds for pg8000's socket (connect and every read): a server that stops answering
-        # fails the action instead of hanging it; longer than the statement timeout.
-        connect_args={} if maintenance else {"timeout": 30},
+        connect_args={} if maintenance else dict(UNRESPONSIVE_SERVER_LIMITS),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
@@ -44,7 +53,6 @@ def build_engine(
     )
     use_schema_on_every_connection(engine, schema, statement_timeout_ms=0 if maintenance else None)
     discard_connection_after_foreign_errors(engine)
-    tune_pg8000(engine)
     return engine
 
 

@@ -33,8 +33,8 @@ class EmbeddedServer:
     user: str
 
     def sqlalchemy_url(self, database: str = DATABASE_NAME) -> str:
-        # pg8000 reaches a Unix socket through the `unix_sock` connect argument.
-        return f"postgresql+pg8000://{self.user}@/{database}?unix_sock={self.socket_dir}/.s.PGSQL.5432"
+        # As in libpq, a host that is a path names the folder of a Unix socket.
+        return f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}"
 
 
 def start_embedded_server(data_dir: Path) -> EmbeddedServer:

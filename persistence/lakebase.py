@@ -13,7 +13,6 @@ refused with the cached token (rotated early) refreshes it once and tries again.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 import uuid
@@ -22,11 +21,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import certifi
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
-from persistence.reconnect import AUTH_FAILED, sqlstate
+from persistence.database import UNRESPONSIVE_SERVER_LIMITS
+from persistence.reconnect import is_refused_login
 
 if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
     from databricks.sdk import WorkspaceClient
@@ -121,39 +122,31 @@ class LakebaseCredentials:
             return current.token
 
 
-def tls_context(sslmode: str) -> ssl.SSLContext | None:
-    """pg8000 takes TLS settings only as an ssl_context: verify the server unless told not to."""
+def tls_settings(sslmode: str) -> dict[str, str]:
+    """libpq's TLS settings: verify the server's certificate and name unless told not to.
+
+    libpq's "require" encrypts without checking the certificate; Lakebase presents a certificate
+    from a public CA, so this app asks for "verify-full" anyway, against the Mozilla CA bundle
+    (certifi) rather than libpq's default ~/.postgresql/root.crt, which an app container lacks."""
     if sslmode == "disable":
-        return None
-    context = ssl.create_default_context()
-    if sslmode in {"allow", "prefer", "require"}:
-        # libpq's "require" encrypts without checking the certificate; Lakebase presents a
-        # certificate from a public CA, so this app verifies it anyway.
-        context.check_hostname = True
-        context.verify_mode = ssl.CERT_REQUIRED
-    return context
+        return {"sslmode": "disable"}
+    return {"sslmode": "verify-full", "sslrootcert": certifi.where()}
 
 
 def build_lakebase_engine(
     target: LakebaseTarget, credentials: LakebaseCredentials, *, pool_size: int = 30
 ) -> Engine:
-
-    connect_args: dict[str, Any] = {"timeout": 10}
-    if target.host.startswith("/"):
-        # As in libpq, a host that is a path names the folder of a Unix socket (no TLS there).
-        url = URL.create("postgresql+pg8000", username=target.user, database=target.database)
-        connect_args["unix_sock"] = f"{target.host}/.s.PGSQL.{target.port}"
-    else:
-        url = URL.create(
-            "postgresql+pg8000",
-            username=target.user,
-            host=target.host,
-            port=target.port,
-            database=target.database,
-        )
-        context = tls_context(target.sslmode)
-        if context is not None:
-            connect_args["ssl_context"] = context
+    connect_args: dict[str, Any] = dict(UNRESPONSIVE_SERVER_LIMITS)
+    # As in libpq, a host that is a path names the folder of a Unix socket (no TLS there).
+    url = URL.create(
+        "postgresql+psycopg",
+        username=target.user,
+        host=target.host,
+        port=target.port,
+        database=target.database,
+    )
+    if not target.host.startswith("/"):
+        connect_args |= tls_settings(target.sslmode)
     engine = create_engine(
         url,
         connect_args=connect_args,
@@ -172,7 +165,7 @@ def build_lakebase_engine(
         try:
             return dialect.connect(*cargs, **cparams)
         except Exception as error:
-            if sqlstate(error) != AUTH_FAILED:
+            if not is_refused_login(error):
                 raise
             # The token was rotated before its stated expiry: get a new one and try once more.
             logger.warning("Lakebase refused the cached credential; refreshing it")

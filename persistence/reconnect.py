@@ -30,16 +30,23 @@ R = TypeVar("R")
 
 
 def sqlstate(error: BaseException) -> str | None:
-    """The PostgreSQL error code inside a pg8000/SQLAlchemy error, if any."""
+    """The PostgreSQL error code inside a psycopg/SQLAlchemy error, if any."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, dict) and "C" in arg:
-                return str(arg["C"])
+        code = getattr(current, "sqlstate", None)
+        if isinstance(code, str):
+            return code
         current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return None
+
+
+def is_refused_login(error: BaseException) -> bool:
+    """Whether the server refused the password (a rotated credential). A refusal at login has no
+    SQLSTATE in libpq, only the server's message, which PostgreSQL writes in English unless its
+    lc_messages says otherwise (Lakebase's does not)."""
+    return sqlstate(error) == AUTH_FAILED or "password authentication failed" in str(error)
 
 
 def is_connection_error(error: BaseException) -> bool:
@@ -47,8 +54,8 @@ def is_connection_error(error: BaseException) -> bool:
 
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    # pg8000 can let a socket error through unwrapped (seen when pool_pre_ping meets a connection
-    # the server terminated): the connection is gone all the same.
+    # A socket error can come through unwrapped (seen with the pure-Python pg8000 when
+    # pool_pre_ping met a connection the server terminated): the connection is gone all the same.
     if isinstance(error, ConnectionError):
         return True
     code = sqlstate(error)
@@ -84,11 +91,12 @@ def safe_to_repeat(method: Callable[P, R]) -> Callable[P, R]:
 def discard_connection_after_foreign_errors(engine: Engine) -> None:
     """Throw away a connection when a query fails with anything but a database (driver) error.
 
-    pg8000 writes a query to the socket in parts; an error raised half-way (text it cannot encode,
-    such as a lone surrogate, or a bug) leaves the server waiting for the rest. Returned to the pool,
-    that connection is out of step: the next user's query reads the previous one's answers. That is
-    the bug class behind a well-known cross-user leak in a large chat service, so such a connection
-    is marked as disconnected, which makes SQLAlchemy close it instead of pooling it.
+    A driver that writes a query to the socket in parts (pg8000, the app's driver before psycopg,
+    did) and fails half-way (text it cannot encode, such as a lone surrogate, or a bug) leaves the
+    server waiting for the rest. Returned to the pool, that connection is out of step: the next
+    user's query reads the previous one's answers. That is the bug class behind a well-known
+    cross-user leak in a large chat service, so such a connection is marked as disconnected, which
+    makes SQLAlchemy close it instead of pooling it, whichever driver is underneath.
     """
     driver_error = engine.dialect.loaded_dbapi.Error
 

@@ -2,7 +2,7 @@
 
 | configured                          | database                                              |
 |-------------------------------------|-------------------------------------------------------|
-| DATABASE_URL                        | that server (driver forced to pg8000)                 |
+| DATABASE_URL                        | that server (driver forced to psycopg)                |
 | PGHOST + LAKEBASE_ENDPOINT/INSTANCE | Lakebase, with OAuth credentials (persistence.lakebase) |
 | nothing                             | the embedded PostgreSQL under EMBEDDED_DB_DIR         |
 """
@@ -17,7 +17,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from persistence.database import build_engine
-from persistence.driver import tune_pg8000
 from persistence.embedded import start_embedded_server
 from persistence.lakebase import LakebaseCredentials, LakebaseTarget, build_lakebase_engine
 from persistence.reconnect import discard_connection_after_foreign_errors
@@ -39,7 +38,7 @@ def resolve_database_target(settings: Settings) -> DatabaseTarget:
         url = make_url(settings.database_url.get_secret_value())
         if url.get_backend_name() != "postgresql":
             raise ValueError("DATABASE_URL must point at PostgreSQL (postgresql://...)")
-        url = url.set(drivername="postgresql+pg8000")
+        url = url.set(drivername="postgresql+psycopg")
         return DatabaseTarget(
             url=url.render_as_string(hide_password=False),
             description="PostgreSQL (DATABASE_URL)",
@@ -68,7 +67,6 @@ def open_database(
         engine = build_lakebase_engine(target, credentials)
         use_schema_on_every_connection(engine, settings.database_schema)
         discard_connection_after_foreign_errors(engine)
-        tune_pg8000(engine)
         return engine, target.description
     plain = resolve_database_target(settings)
     return build_engine(plain.url, schema=settings.database_schema), plain.description

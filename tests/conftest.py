@@ -132,7 +132,7 @@ def app_env(
     for name in list(os.environ):
         if name.startswith("DATABRICKS_"):
             monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url.replace("postgresql+pg8000", "postgresql"))
+    monkeypatch.setenv("DATABASE_URL", database_url.replace("postgresql+psycopg", "postgresql"))
     monkeypatch.setenv("OUTBOX_DIR", str(tmp_path_factory.mktemp("outbox")))
     monkeypatch.setenv("DEMO_FIRST_TOKEN_DELAY_SECONDS", "0.05")
     monkeypatch.setenv("DEMO_WORD_DELAY_SECONDS", "0.001")

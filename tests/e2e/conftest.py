@@ -122,7 +122,7 @@ def streamlit_app(database_url: str, request: pytest.FixtureRequest) -> Iterator
         port = free_port()
         fast_demo = {"DEMO_FIRST_TOKEN_DELAY_SECONDS": "0.1", "DEMO_WORD_DELAY_SECONDS": "0.005"}
         env = app_environment(
-            DATABASE_URL=database_url.replace("postgresql+pg8000", "postgresql"), **(fast_demo | settings)
+            DATABASE_URL=database_url.replace("postgresql+psycopg", "postgresql"), **(fast_demo | settings)
         )
         SERVER_LOGS.mkdir(parents=True, exist_ok=True)
         log = (SERVER_LOGS / f"{port}.log").open("w")  # kept for reading a failed test

@@ -23,7 +23,7 @@ DATABASE = "start_script_grants"
 def test_start_app_sh_runs_as_a_connect_and_create_role_and_saves_a_turn_in_its_schema(
     pg_server, browser
 ) -> None:
-    url = create_database(pg_server, DATABASE).replace("postgresql+pg8000", "postgresql")
+    url = create_database(pg_server, DATABASE).replace("postgresql+psycopg", "postgresql")
     port = free_port()
     env = app_environment(
         DATABASE_URL=url,
@@ -101,7 +101,7 @@ def listening_addresses(port: int) -> set[str]:
 def test_each_app_stops_only_what_it_started_and_listens_on_loopback(pg_server, tmp_path) -> None:
     embedded_port, external_port = free_port(), free_port()
     embedded_dir = tmp_path / "postgres"
-    url = create_database(pg_server, "start_script_stop").replace("postgresql+pg8000", "postgresql")
+    url = create_database(pg_server, "start_script_stop").replace("postgresql+psycopg", "postgresql")
     embedded_env = app_environment(APP_PORT=str(embedded_port), EMBEDDED_DB_DIR=str(embedded_dir))
     external_env = app_environment(
         APP_PORT=str(external_port), EMBEDDED_DB_DIR=str(embedded_dir), DATABASE_URL=url

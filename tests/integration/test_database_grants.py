@@ -25,7 +25,7 @@ def test_a_role_without_create_is_told_what_to_grant(pg_server) -> None:
             connection.execute(text(f"CREATE ROLE {CONNECT_ONLY_ROLE} LOGIN"))
         connection.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {CONNECT_ONLY_ROLE}'))
     admin.dispose()
-    url = app_role_url(pg_server, database, CONNECT_ONLY_ROLE).replace("postgresql+pg8000", "postgresql")
+    url = app_role_url(pg_server, database, CONNECT_ONLY_ROLE).replace("postgresql+psycopg", "postgresql")
     settings = Settings(_env_file=None, database_url=url, model_titles=False)
 
     with pytest.raises(DatabasePermissionError) as raised:
@@ -43,7 +43,7 @@ def test_a_role_without_create_is_told_what_to_grant(pg_server) -> None:
 def test_an_unreachable_database_is_still_called_unreachable(tmp_path) -> None:
     settings = Settings(
         _env_file=None,
-        database_url=f"postgresql://nobody@/chat?unix_sock={tmp_path}/.s.PGSQL.5432",
+        database_url=f"postgresql://nobody@/chat?host={tmp_path}",
         model_titles=False,
     )
     with pytest.raises(Exception, match=r".") as raised:  # whatever the driver raises; the message is ours

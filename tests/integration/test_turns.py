@@ -261,8 +261,8 @@ def test_a_new_message_reaches_the_model_without_another_database_read(sessions)
 
 
 def test_a_submit_to_an_open_chat_is_eight_statements(sessions) -> None:
-    # Every statement is three round trips with pg8000, and a submit's are all before the model is
-    # called: client id, chat row lock, user's turn lock, the chat's and user's open turns in one
+    # Every statement is a round trip, and a submit's all come before the model is called: the
+    # client id, the chat's row lock, the user's turn lock, the chat's and user's open turns in one
     # read, the message, the chat's count and title, the history, the request (bench/load).
     statements = _StatementsByThread(sessions.kw["bind"])
     service = chat_service(sessions, ScriptedModel(["Hi"]))

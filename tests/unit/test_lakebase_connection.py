@@ -1,27 +1,24 @@
-import ssl
-
+import certifi
+import psycopg.errors
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from persistence.lakebase import tls_context
-from persistence.reconnect import is_connection_error, retry_on_disconnect, sqlstate
+from persistence.lakebase import tls_settings
+from persistence.reconnect import is_connection_error, is_refused_login, retry_on_disconnect, sqlstate
 
 
-@pytest.mark.parametrize("mode", ["require", "verify-ca", "verify-full", "prefer"])
-def test_tls_always_verifies_the_server_certificate(mode: str) -> None:
-    context = tls_context(mode)
-    assert context is not None
-    assert context.verify_mode == ssl.CERT_REQUIRED
-    assert context.check_hostname
+@pytest.mark.parametrize("mode", ["require", "verify-ca", "verify-full", "prefer", "allow"])
+def test_tls_always_verifies_the_server_certificate_and_name(mode: str) -> None:
+    assert tls_settings(mode) == {"sslmode": "verify-full", "sslrootcert": certifi.where()}
 
 
 def test_tls_can_be_turned_off_explicitly() -> None:
-    assert tls_context("disable") is None
+    assert tls_settings("disable") == {"sslmode": "disable"}
 
 
 def pg_error(code: str) -> OperationalError:
-    # pg8000 carries the server's fields in a dict; SQLAlchemy wraps the driver's error.
-    return OperationalError("SELECT 1", {}, Exception({"S": "FATAL", "C": code, "M": "message"}))
+    # psycopg's error class for the server's SQLSTATE carries it; SQLAlchemy wraps the driver's error.
+    return OperationalError("SELECT 1", {}, psycopg.errors.lookup(code)("message"))
 
 
 @pytest.mark.parametrize("code", ["28P01", "57P01", "57P03", "08000", "08003", "08006"])
@@ -59,3 +56,15 @@ def test_work_is_repeated_after_a_lost_connection_but_not_after_other_errors() -
     with pytest.raises(OperationalError):
         retry_on_disconnect(broken, pause_seconds=0)
     assert len(calls) == 1
+
+
+def test_a_refused_password_is_recognised_with_or_without_a_sqlstate() -> None:
+    assert is_refused_login(pg_error("28P01"))
+    # libpq reports a login refused at connect time with the server's message only.
+    at_connect = psycopg.OperationalError(
+        'connection failed: connection to server on socket "/tmp/.s.PGSQL.5432" failed: '
+        'FATAL:  password authentication failed for user "app"'
+    )
+    assert is_refused_login(OperationalError(None, None, at_connect))
+    assert not is_refused_login(pg_error("57P01"))
+    assert not is_refused_login(OperationalError(None, None, psycopg.OperationalError("connection refused")))
