@@ -11,9 +11,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Interval, Row, Select, String, bindparam, delete, exists, func, select, true, update
+from sqlalchemy import (
+    ClauseElement,
+    Interval,
+    Row,
+    Select,
+    String,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -73,6 +88,9 @@ MESSAGE_READ_COLUMNS = tuple(
 # check alone, against 0.002 ms for one built once (bench/load: a submit and its page run cost about
 # 35 ms of CPU before the reply's first text). Built on first use, when the mappers are ready.
 _OWNER = "owner_id"
+MESSAGES = cast(Table, ChatMessageRow.__table__)
+SESSIONS = cast(Table, ChatSessionRow.__table__)
+REQUESTS = cast(Table, ChatRequestRow.__table__)
 Columns = Select[*tuple[Any, ...]]  # a select of plain columns, read as rows
 
 
@@ -193,6 +211,92 @@ def _turn_state() -> Columns:
         select(func.min(ChatRequestRow.created_at))
         .where(mine, ChatRequestRow.created_at >= window_start)
         .scalar_subquery(),
+    )
+
+
+# Which columns an INSERT sets, each with the SQL of its value when that is an expression (such as
+# `now()`) rather than a parameter: what a built-once INSERT is remembered by.
+InsertShape = tuple[tuple[str, str | None], ...]
+
+
+def _insert_shape(given: dict[str, object]) -> InsertShape:
+    return tuple(
+        (key, str(value) if isinstance(value, ClauseElement) else None)
+        for key, value in sorted(given.items())
+    )
+
+
+def _insert_parameters(given: dict[str, object]) -> dict[str, object]:
+    return {f"v_{key}": value for key, value in given.items() if not isinstance(value, ClauseElement)}
+
+
+def _insert_values(table: Table, shape: InsertShape) -> dict[str, Any]:
+    """VALUES for the given columns: each a bound parameter named `v_<column>` of the column's type
+    (so a column's own type, such as StorableText, still prepares what is stored), or the SQL
+    expression it was given."""
+    return {
+        key: bindparam(f"v_{key}", type_=table.c[key].type) if expression is None else text(expression)
+        for key, expression in shape
+    }
+
+
+@functools.cache
+def _insert_message(shape: InsertShape) -> Any:
+    table = MESSAGES
+    next_seq = (
+        select(func.coalesce(func.max(table.c.seq), 0) + 1)
+        .where(table.c.session_id == bindparam("v_session_id"))
+        .scalar_subquery()
+    )
+    stored = [column for column in table.columns if column.key != "search_vector"]
+    return insert(table).values(**_insert_values(table, shape), seq=next_seq).returning(*stored)
+
+
+@functools.cache
+def _count_message(with_title: bool) -> Any:
+    table = SESSIONS
+    titled = {"title": bindparam("title", type_=table.c.title.type)} if with_title else {}
+    return (
+        update(table)
+        .where(table.c.id == bindparam("session_id"))
+        .values(
+            message_count=table.c.message_count + 1,
+            last_message_preview=func.left(bindparam("content", type_=String), PREVIEW_CHARS),
+            updated_at=func.now(),
+            **titled,
+        )
+    )
+
+
+@functools.cache
+def _insert_request(shape: InsertShape) -> Any:
+    table = REQUESTS
+    return insert(table).values(**_insert_values(table, shape))
+
+
+@functools.cache
+def _request(for_update: bool) -> Select[ChatRequestRow]:
+    statement = select(ChatRequestRow).where(
+        ChatRequestRow.id == bindparam("request_id"), ChatRequestRow.user_id == bindparam(_OWNER)
+    )
+    return statement.with_for_update() if for_update else statement
+
+
+@functools.cache
+def _checkpoint() -> Any:
+    table = REQUESTS
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("request_id"),
+            table.c.user_id == bindparam(_OWNER),
+            table.c.status.in_(OPEN_REQUEST_STATUSES),
+        )
+        .values(
+            partial_text=bindparam("partial_text", type_=table.c.partial_text.type),
+            status=RequestStatus.STREAMING,
+            checkpointed_at=func.now(),
+        )
     )
 
 
@@ -323,32 +427,18 @@ class MessageRepository:
         returns every stored column (bar the search vector), which are set on `row`; `row` itself
         stays outside the ORM session (nothing later changes it). `new_title`, if given, becomes the
         chat's title in the same UPDATE that counts the message."""
-        next_seq = (
-            select(func.coalesce(func.max(ChatMessageRow.seq), 0) + 1)
-            .where(ChatMessageRow.session_id == row.session_id)
-            .scalar_subquery()
-        )
-        stored = [column for column in ChatMessageRow.__table__.columns if column.key != "search_vector"]
-        inserted = self._db.execute(
-            insert(ChatMessageRow).values(**_given_values(row), seq=next_seq).returning(*stored)
-        ).one()
-        for column in stored:
-            setattr(row, column.key, inserted._mapping[column])
+        given = _given_values(row)
+        inserted = self._db.execute(_insert_message(_insert_shape(given)), _insert_parameters(given)).one()
+        for key, value in inserted._mapping.items():
+            setattr(row, key, value)
         # The history list shows counts and the last message without touching chat_message; a new
-        # message is also what moves a chat up the recent list. The caller's loaded session object
-        # is left as it was (synchronize_session=False): the ORM's default re-evaluates the new
-        # values in Python on every loaded session, about a twelfth of the app's time under load.
-        self._db.execute(
-            update(ChatSessionRow)
-            .execution_options(synchronize_session=False)
-            .where(ChatSessionRow.id == row.session_id)
-            .values(
-                message_count=ChatSessionRow.message_count + 1,
-                last_message_preview=func.left(row.content, PREVIEW_CHARS),
-                updated_at=func.now(),
-                **({"title": new_title} if new_title is not None else {}),
-            )
-        )
+        # message is also what moves a chat up the recent list. A Core UPDATE: the caller's loaded
+        # session object is left as it was (an ORM UPDATE re-evaluates the new values in Python on
+        # every loaded session, about a twelfth of the app's time under load).
+        parameters: dict[str, object] = {"session_id": row.session_id, "content": row.content}
+        if new_title is not None:
+            parameters["title"] = new_title
+        self._db.execute(_count_message(new_title is not None), parameters)
         return row
 
     def get(self, message_id: int) -> ChatMessageRow | None:
@@ -458,16 +548,12 @@ class RequestRepository:
         row.user_id = self._owner_id
         if row.id is None:
             row.id = uuid.uuid4()
-        self._db.execute(insert(ChatRequestRow).values(**_given_values(row)))
+        given = _given_values(row)
+        self._db.execute(_insert_request(_insert_shape(given)), _insert_parameters(given))
         return row
 
     def get(self, request_id: uuid.UUID, *, for_update: bool = False) -> ChatRequestRow | None:
-        statement = select(ChatRequestRow).where(
-            ChatRequestRow.id == request_id, ChatRequestRow.user_id == self._owner_id
-        )
-        if for_update:
-            statement = statement.with_for_update()
-        return self._db.scalar(statement)
+        return self._db.scalar(_request(for_update), {"request_id": request_id, _OWNER: self._owner_id})
 
     def open_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
         return self._db.scalar(
@@ -512,15 +598,8 @@ class RequestRepository:
         )
 
     def checkpoint(self, request_id: uuid.UUID, partial_text: str) -> None:
-        self._db.execute(
-            update(ChatRequestRow)
-            .where(
-                ChatRequestRow.id == request_id,
-                ChatRequestRow.user_id == self._owner_id,
-                ChatRequestRow.status.in_(OPEN_REQUEST_STATUSES),
-            )
-            .values(partial_text=partial_text, status=RequestStatus.STREAMING, checkpointed_at=func.now())
-        )
+        parameters = {"request_id": request_id, _OWNER: self._owner_id, "partial_text": partial_text}
+        self._db.execute(_checkpoint(), parameters)
 
 
 def purge_deleted_sessions(db: Session, *, deleted_before: datetime) -> int:
