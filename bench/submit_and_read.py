@@ -15,19 +15,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from throwaway import throwaway_application
 
-from persistence.embedded import stop_embedded_server  # noqa: E402
-from services.application import build_application  # noqa: E402
-from services.config import Settings  # noqa: E402
-from services.views import User  # noqa: E402
+from services.views import User
 
 WARM_UP_RUNS = 20  # connections, prepared statements and caches warm up; not counted
 
@@ -40,42 +33,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=300, help="page reads to time (submits: a fifth)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as data:
-        settings = Settings(
-            _env_file=None,
-            embedded_db_dir=Path(data) / "postgres",
-            demo_first_token_delay_seconds=0.0,
-            demo_word_delay_seconds=0.0,
-            outbox_dir=Path(data) / "outbox",
-            # One user sends every turn here: the per-user limits must not be what is measured.
-            max_turns_per_minute_per_user=10_000,
-        )
-        app = build_application(settings)
-        try:
-            user = User("bench@example.com")
+    with throwaway_application(demo_first_token_delay_seconds=0.0, demo_word_delay_seconds=0.0) as app:
+        user = User("bench@example.com")
 
-            def submit(session_id: uuid.UUID | None, text: str) -> tuple[uuid.UUID, float, float]:
-                wall, cpu = time.perf_counter(), time.thread_time()
-                result = app.chat.submit_message(user, session_id, text, client_message_id=str(uuid.uuid4()))
-                wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-                app.runner.buffer_for(result.request_id).wait(10)
-                return result.session_id, wall, cpu
+        def submit(session_id: uuid.UUID | None, text: str) -> tuple[uuid.UUID, float, float]:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            result = app.chat.submit_message(user, session_id, text, client_message_id=str(uuid.uuid4()))
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            app.runner.buffer_for(result.request_id).wait(10)
+            return result.session_id, wall, cpu
 
-            chats = [submit(None, f"chat {number}")[0] for number in range(20)]
-            submit_wall, submit_cpu = [], []
-            for number in range(max(WARM_UP_RUNS + 10, args.runs // 5)):
-                _, wall, cpu = submit(chats[number % len(chats)], f"again {number}")
-                submit_wall.append(wall)
-                submit_cpu.append(cpu)
-            read_wall, read_cpu = [], []
-            for _ in range(args.runs):
-                wall, cpu = time.perf_counter(), time.thread_time()
-                page = app.chat.page(user, chats[-1], recent_limit=20, message_limit=20)
-                read_wall.append(time.perf_counter() - wall)
-                read_cpu.append(time.thread_time() - cpu)
-        finally:
-            app.close()
-            stop_embedded_server(Path(data) / "postgres")
+        chats = [submit(None, f"chat {number}")[0] for number in range(20)]
+        submit_wall, submit_cpu = [], []
+        for number in range(max(WARM_UP_RUNS + 10, args.runs // 5)):
+            _, wall, cpu = submit(chats[number % len(chats)], f"again {number}")
+            submit_wall.append(wall)
+            submit_cpu.append(cpu)
+        read_wall, read_cpu = [], []
+        for _ in range(args.runs):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            page = app.chat.page(user, chats[-1], recent_limit=20, message_limit=20)
+            read_wall.append(time.perf_counter() - wall)
+            read_cpu.append(time.thread_time() - cpu)
     print(
         f"submit to an open chat: median {median_ms(submit_wall):.1f} ms, CPU {median_ms(submit_cpu):.1f} ms"
     )

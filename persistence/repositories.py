@@ -248,8 +248,7 @@ def _insert_message(shape: InsertShape) -> Any:
         .where(table.c.session_id == bindparam("v_session_id"))
         .scalar_subquery()
     )
-    stored = [column for column in table.columns if column.key != "search_vector"]
-    return insert(table).values(**_insert_values(table, shape), seq=next_seq).returning(*stored)
+    return insert(table).values(**_insert_values(table, shape), seq=next_seq).returning(*MESSAGE_READ_COLUMNS)
 
 
 @functools.cache
@@ -452,16 +451,6 @@ class MessageRepository:
             )
         )
 
-    def find_by_client_id(self, client_message_id: str) -> ChatMessageRow | None:
-        return self._db.scalar(
-            select(ChatMessageRow)
-            .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
-            .where(
-                ChatMessageRow.client_message_id == client_message_id,
-                ChatSessionRow.owner_id == self._owner_id,
-            )
-        )
-
     def last_user_message_id(self, session_id: uuid.UUID) -> int | None:
         return self._db.scalar(
             select(func.max(ChatMessageRow.id))
@@ -588,14 +577,6 @@ class RequestRepository:
         ).one()
         now, chat_busy, in_progress, recent, oldest_recent = row
         return TurnState(now, bool(chat_busy), in_progress or 0, recent or 0, oldest_recent)
-
-    def latest_for_session(self, session_id: uuid.UUID) -> ChatRequestRow | None:
-        return self._db.scalar(
-            select(ChatRequestRow)
-            .where(ChatRequestRow.session_id == session_id, ChatRequestRow.user_id == self._owner_id)
-            .order_by(ChatRequestRow.created_at.desc())
-            .limit(1)
-        )
 
     def checkpoint(self, request_id: uuid.UUID, partial_text: str) -> None:
         parameters = {"request_id": request_id, _OWNER: self._owner_id, "partial_text": partial_text}
