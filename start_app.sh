@@ -33,7 +33,8 @@ if [ -s "$embedded_file" ]; then
     .venv/bin/python -W ignore -m persistence.embedded start "$(cat "$embedded_file")" >/dev/null
 fi
 
-nohup .venv/bin/python -m streamlit run Home.py \
+# serve.py is `streamlit run` with Nagle's algorithm off on the server's connections (see serve.py).
+nohup .venv/bin/python serve.py run Home.py \
     --server.port "$port" --server.address "$address" --server.headless true --browser.gatherUsageStats false \
     > "$log_file" 2>&1 &
 echo $! > "$pid_file"

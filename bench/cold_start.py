@@ -1,5 +1,6 @@
-"""Cold start: seconds from launching `streamlit run Home.py` to a 200 from /_stcore/health,
-then to the first page fully served (the first script run, which starts the embedded database).
+"""Cold start: seconds from launching `python serve.py run Home.py` (start_app.sh's command) to a 200
+from /_stcore/health, then to the first page fully served (the first script run, which starts the
+embedded database).
 
 Usage: .venv/bin/python bench/cold_start.py [--runs 7] [--bogus-host]
 The venv must exist (./start_app.sh or ./run_tests.sh makes it). Each run uses a fresh data folder,
@@ -73,7 +74,7 @@ def one_run(with_page: bool, bogus_host: bool) -> tuple[float, float | None]:
             )
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)],
+            [sys.executable, "serve.py", "run", "Home.py", "--server.port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

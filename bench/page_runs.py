@@ -60,7 +60,7 @@ def seed_chat(database_url: str, messages: int) -> uuid.UUID:
     return session_id
 
 
-async def time_runs(server: Server, page: str, query: str, runs: int) -> list[float]:
+async def time_runs(server: Server, page: str, query: str, runs: int) -> tuple[list[float], float]:
     tab = BrowserTab(server.url, headers={"X-Forwarded-Email": USER}, page=page, query=query)
     await tab.open()
     try:
@@ -68,12 +68,13 @@ async def time_runs(server: Server, page: str, query: str, runs: int) -> list[fl
         if first.error or first.exceptions:
             raise RuntimeError(f"the page failed: {first.error or first.exceptions}")
         durations = []
+        cpu_before = server.cpu_seconds()
         for _ in range(runs):
             result = await tab.rerun()
             if result.finished_seconds is None:
                 raise RuntimeError(f"a run did not finish: {result.error}")
             durations.append(result.finished_seconds * 1000)
-        return durations
+        return durations, 1000 * (server.cpu_seconds() - cpu_before) / runs
     finally:
         await tab.close()
 
@@ -108,13 +109,14 @@ def main() -> int:
         lines = [
             f"Server time of one page run, {arguments.runs} reruns each (`bench/page_runs.py`):",
             "",
-            "| page | median | p90 |",
-            "|---|---:|---:|",
+            "| page | median | p90 | server CPU per run |",
+            "|---|---:|---:|---:|",
         ]
         for name, (server, page, query) in cases.items():
-            durations = sorted(asyncio.run(time_runs(server, page, query, arguments.runs)))
+            durations, cpu_ms = asyncio.run(time_runs(server, page, query, arguments.runs))
+            durations.sort()
             p90 = durations[min(len(durations) - 1, round(0.9 * (len(durations) - 1)))]
-            line = f"| {name} | {statistics.median(durations):.0f} ms | {p90:.0f} ms |"
+            line = f"| {name} | {statistics.median(durations):.0f} ms | {p90:.0f} ms | {cpu_ms:.0f} ms |"
             print(line, flush=True)
             lines.append(line)
         arguments.out.write_text("\n".join(lines) + "\n")

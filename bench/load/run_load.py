@@ -71,7 +71,8 @@ class Round:
 
 
 class Server:
-    """`streamlit run <script>` from the project root, so both pages read .streamlit/config.toml."""
+    """`streamlit run <script>` from the project root, through serve.py as the app ships, so both pages
+    read .streamlit/config.toml and both have Nagle's algorithm off."""
 
     def __init__(self, script: str, env: dict[str, str], port: int) -> None:
         self.port = port
@@ -79,7 +80,7 @@ class Server:
         self.log_path = Path(tempfile.mkdtemp(prefix="bench-server-")) / "server.log"
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)],
+                [sys.executable, "serve.py", "run", script, "--server.port", str(port)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

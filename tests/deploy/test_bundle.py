@@ -114,7 +114,7 @@ def test_the_bundle_declares_what_the_app_needs() -> None:
     # Runtime values are wired in app.yaml only (camelCase valueFrom), never in the bundle too.
     assert "config" not in app
     app_yaml = yaml.safe_load((PROJECT_ROOT / "app.yaml").read_text())
-    assert app_yaml["command"][:3] == ["streamlit", "run", "Home.py"]
+    assert app_yaml["command"][:4] == ["python", "serve.py", "run", "Home.py"]
     assert "$DATABRICKS_APP_PORT" in app_yaml["command"]
     value_from = {e["name"]: e["valueFrom"] for e in app_yaml["env"] if "valueFrom" in e}
     assert value_from == {"LLM_ENDPOINT": "serving-endpoint", "LAKEBASE_ENDPOINT": "postgres"}

@@ -107,8 +107,8 @@ def _stop_shared_server() -> Iterator[None]:
 
 @pytest.fixture
 def streamlit_app(database_url: str, request: pytest.FixtureRequest) -> Iterator[callable]:
-    """Start `streamlit run Home.py` on a free port against the test database; stopped afterwards
-    (or, for a test parametrized by `size`, once its last size has run)."""
+    """Start `python serve.py run Home.py` (as start_app.sh does) on a free port against the test
+    database; stopped afterwards (or, for a test parametrized by `size`, once its last size has run)."""
     started: list[RunningApp] = []
     by_size = "size" in getattr(getattr(request.node, "callspec", None), "params", {})
 
@@ -127,7 +127,7 @@ def streamlit_app(database_url: str, request: pytest.FixtureRequest) -> Iterator
         SERVER_LOGS.mkdir(parents=True, exist_ok=True)
         log = (SERVER_LOGS / f"{port}.log").open("w")  # kept for reading a failed test
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)],
+            [sys.executable, "serve.py", "run", "Home.py", "--server.port", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

@@ -23,8 +23,8 @@ USER_EMAIL = "alice@example.com"
 def app_command(port: int) -> list[str]:
     command = yaml.safe_load((PROJECT_ROOT / "app.yaml").read_text())["command"]
     command = [str(port) if part == "$DATABRICKS_APP_PORT" else part for part in command]
-    assert command[0] == "streamlit"
-    return [sys.executable, "-m", *command]
+    assert command[0] == "python"  # the platform's Python, with requirements.txt installed
+    return [sys.executable, *command[1:]]
 
 
 def app_yaml_env(resources: dict[str, str]) -> dict[str, str]:
