@@ -1,7 +1,8 @@
 """Streaming chat over the OpenAI chat-completions protocol, for Databricks and any compatible server.
 
 Both clients share the stream reader and the error mapping here. The `openai` package does the
-HTTP and SSE work; we add timeouts, in-band error parsing and messages a person can act on.
+requests and SSE decoding over our HTTP transport (http_transport.py); we add timeouts, in-band error
+parsing and messages a person can act on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openai import OpenAI, Stream
 from openai.types.responses import ResponseStreamEvent
 
 from services.endpoint_names import is_serving_endpoint_name
+from services.model_clients.http_transport import http_client_for
 from services.model_clients.port import (
     GenerationParams,
     ModelError,
@@ -240,7 +242,11 @@ class OpenAICompatibleClient:
         self._base_url = base_url
         # Local servers often need no key, but the client insists on one.
         self._client = OpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", timeout=timeouts.for_http(), max_retries=0
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeouts.for_http(),
+            max_retries=0,
+            http_client=http_client_for(base_url, timeouts.for_http()),
         )
         self._without_stream_options = StreamOptionsMemory()
 
@@ -299,6 +305,7 @@ class DatabricksServingClient:
             api_key="replaced-on-every-request",
             timeout=timeouts.for_http(),
             max_retries=0,
+            http_client=http_client_for(host, timeouts.for_http()),
         )
         self._without_stream_options = StreamOptionsMemory()
 
