@@ -72,9 +72,7 @@ class StdlibTransport(httpx2.BaseTransport):
         origin = (request.url.scheme, request.url.host, request.url.port or _default_port(request.url.scheme))
         reused = self._idle_connection(origin)
         try:
-            connection, response = (
-                self._exchange(reused, origin, request, timeouts) if reused else (None, None)
-            )
+            connection, response = self._exchange(reused, request, timeouts) if reused else (None, None)
         except (httpx2.WriteError, _ClosedBeforeAnswering):
             # A server may close a kept-alive connection just as it is reused, before reading the
             # request: then nothing was processed, and the request goes once more, on a new connection.
@@ -82,7 +80,7 @@ class StdlibTransport(httpx2.BaseTransport):
         if connection is None or response is None:
             connection = self._new_connection(origin, timeouts.get("connect"))
             try:
-                connection, response = self._exchange(connection, origin, request, timeouts)
+                connection, response = self._exchange(connection, request, timeouts)
             except _ClosedBeforeAnswering as error:
                 raise httpx2.RemoteProtocolError(
                     "the server closed the connection without answering"
@@ -101,7 +99,6 @@ class StdlibTransport(httpx2.BaseTransport):
     def _exchange(
         self,
         connection: http.client.HTTPConnection,
-        origin: _Origin,
         request: httpx2.Request,
         timeouts: dict[str, float | None],
     ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
