@@ -9,10 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from persistence.reconnect import (
-    discard_connection_after_foreign_errors,
-    replace_dead_connections_at_checkout,
-)
+from persistence.reconnect import discard_connection_after_foreign_errors
 from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 
 # libpq's limits on a server that stops answering, so that the action fails instead of hanging:
@@ -48,6 +45,7 @@ def build_engine(
         connect_args={} if maintenance else dict(UNRESPONSIVE_SERVER_LIMITS),
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_pre_ping=True,
         # A connection older than this is replaced: servers and proxies close idle ones.
         pool_recycle=1800,
         # Statement parameters hold user text: keep them out of error messages and logs.
@@ -55,7 +53,6 @@ def build_engine(
     )
     use_schema_on_every_connection(engine, schema, statement_timeout_ms=0 if maintenance else None)
     discard_connection_after_foreign_errors(engine)
-    replace_dead_connections_at_checkout(engine)
     return engine
 
 

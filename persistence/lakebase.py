@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from persistence.database import UNRESPONSIVE_SERVER_LIMITS
-from persistence.reconnect import is_refused_login, replace_dead_connections_at_checkout
+from persistence.reconnect import is_refused_login
 
 if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
     from databricks.sdk import WorkspaceClient
@@ -152,6 +152,7 @@ def build_lakebase_engine(
         connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=10,
+        pool_pre_ping=True,  # Lakebase scales to zero and drops idle connections
         pool_recycle=POOL_RECYCLE_SECONDS,
         hide_parameters=True,
     )
@@ -171,6 +172,4 @@ def build_lakebase_engine(
             cparams["password"] = credentials.token(force_refresh=True)
             return dialect.connect(*cargs, **cparams)
 
-    # Lakebase scales to zero and drops idle connections: a dead one is replaced before use.
-    replace_dead_connections_at_checkout(engine)
     return engine

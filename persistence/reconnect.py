@@ -1,23 +1,20 @@
 """Recognise a broken database connection and repeat work that is safe to repeat.
 
 Lakebase scales to zero, restarts computes and rotates credentials; PostgreSQL anywhere can drop a
-connection. `replace_dead_connections_at_checkout` replaces dead pooled connections before use; the
-rest of this module covers a connection that breaks while it is in use.
+connection. `pool_pre_ping` replaces dead pooled connections at checkout; this covers a connection
+that breaks while it is in use.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import select
 import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +24,6 @@ RETRYABLE_SQLSTATES = frozenset({"28P01", "57P01", "57P03", "08000", "08003", "0
 AUTH_FAILED = "28P01"
 # The role lacks a privilege (e.g. CREATE on the database, or on schema public since PostgreSQL 15).
 INSUFFICIENT_PRIVILEGE = "42501"
-
-# A pooled connection idle for longer than this is pinged at checkout (one round trip to the server);
-# one used more recently is only checked for a server that has hung up (no round trip).
-IDLE_SECONDS_BEFORE_PING = 10.0
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -115,44 +108,3 @@ def discard_connection_after_foreign_errors(engine: Engine) -> None:
                 type(context.original_exception).__name__,
             )
             context.is_disconnect = True
-
-
-def replace_dead_connections_at_checkout(engine: Engine) -> None:
-    """What `pool_pre_ping` does, without its round trip for a connection in steady use.
-
-    A server that ends a connection (a restart, a compute scaled to zero, `pg_terminate_backend`,
-    an idle timeout) sends its reason and closes it, so the idle connection's socket has something
-    to read: such a connection is replaced before anything is sent on it. One idle for longer than
-    IDLE_SECONDS_BEFORE_PING gets a real ping as well, for a network that drops a connection without
-    a word. Under load a connection goes back out within milliseconds, and `pool_pre_ping`'s round
-    trip was one of the 11 of a submit (each a wait for the GIL under load: README, Under load).
-    A connection that dies between this check and its first statement fails as before, and the work
-    safe to repeat is repeated (`retry_on_disconnect`)."""
-
-    @event.listens_for(engine, "checkin")
-    def _note_idle(dbapi_connection: object, record: ConnectionPoolEntry) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _check(dbapi_connection: object, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
-        idle_since = record.info.pop("idle_since", None)
-        if idle_since is None:
-            return  # a connection just made
-        if _server_hung_up(dbapi_connection):
-            raise DisconnectionError("the server closed this pooled connection")
-        if time.monotonic() - idle_since > IDLE_SECONDS_BEFORE_PING:
-            try:
-                engine.dialect.do_ping(dbapi_connection)  # type: ignore[arg-type]
-            except Exception as error:
-                raise DisconnectionError("a pooled connection did not answer its ping") from error
-
-
-def _server_hung_up(dbapi_connection: object) -> bool:
-    """An idle connection whose socket has input (the server's goodbye, or its end of file)."""
-    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
-        return True
-    try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)  # type: ignore[attr-defined]
-    except (OSError, ValueError, AttributeError):
-        return True
-    return bool(readable)

@@ -64,16 +64,9 @@ class TurnState:
 
 
 def _given_values(row: ChatMessageRow | ChatRequestRow) -> dict[str, object]:
-    """The columns set on a new row object, and the Python-side defaults (plain values) of the others,
-    for a plain INSERT; the rest take their server defaults. The defaults are bound here because
-    SQLAlchemy leaves them NULL in an INSERT that carries a CTE (_append_message)."""
-    given: dict[str, object] = {}
-    for column in row.__table__.columns:
-        if column.key in row.__dict__:
-            given[column.key] = getattr(row, column.key)
-        elif column.default is not None and column.default.is_scalar:
-            given[column.key] = column.default.arg
-    return given
+    """The columns set on a new row object, for a plain INSERT (the rest take their defaults)."""
+    columns = row.__table__.columns
+    return {column.key: getattr(row, column.key) for column in columns if column.key in row.__dict__}
 
 
 # What a chat list shows of a session, and what a page shows of a message (all but the search vector).
@@ -275,14 +268,6 @@ def _count_message(with_title: bool) -> Any:
 
 
 @functools.cache
-def _append_message(shape: InsertShape, with_title: bool) -> Any:
-    """The message's INSERT, with the chat's count UPDATE riding along as a data-modifying CTE: one
-    round trip instead of two (each a wait for the GIL under load: README, Under load). PostgreSQL
-    runs both on one snapshot; neither reads what the other writes."""
-    return _insert_message(shape).add_cte(_count_message(with_title).cte("counted"))
-
-
-@functools.cache
 def _insert_request(shape: InsertShape) -> Any:
     table = REQUESTS
     return insert(table).values(**_insert_values(table, shape))
@@ -437,22 +422,22 @@ class MessageRepository:
         self._owner_id = owner_id
 
     def append(self, row: ChatMessageRow, *, new_title: str | None = None) -> ChatMessageRow:
-        """Insert `row` as the session's next message and count it on the session. One round trip: the
-        INSERT computes `seq` and returns every stored column (bar the search vector), which are set
-        on `row`; `row` itself stays outside the ORM session (nothing later changes it). `new_title`,
-        if given, becomes the chat's title in the same UPDATE that counts the message."""
+        """Insert `row` as the session's next message. One round trip: the INSERT computes `seq` and
+        returns every stored column (bar the search vector), which are set on `row`; `row` itself
+        stays outside the ORM session (nothing later changes it). `new_title`, if given, becomes the
+        chat's title in the same UPDATE that counts the message."""
         given = _given_values(row)
+        inserted = self._db.execute(_insert_message(_insert_shape(given)), _insert_parameters(given)).one()
+        for key, value in inserted._mapping.items():
+            setattr(row, key, value)
         # The history list shows counts and the last message without touching chat_message; a new
         # message is also what moves a chat up the recent list. A Core UPDATE: the caller's loaded
         # session object is left as it was (an ORM UPDATE re-evaluates the new values in Python on
         # every loaded session, about a twelfth of the app's time under load).
-        parameters = _insert_parameters(given) | {"session_id": row.session_id, "content": row.content}
+        parameters: dict[str, object] = {"session_id": row.session_id, "content": row.content}
         if new_title is not None:
             parameters["title"] = new_title
-        statement = _append_message(_insert_shape(given), new_title is not None)
-        inserted = self._db.execute(statement, parameters).one()
-        for key, value in inserted._mapping.items():
-            setattr(row, key, value)
+        self._db.execute(_count_message(new_title is not None), parameters)
         return row
 
     def get(self, message_id: int) -> ChatMessageRow | None:
