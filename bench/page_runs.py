@@ -2,8 +2,10 @@
 
 Each page is loaded once over Streamlit's websocket protocol (bench/load/streamlit_client.py), then
 rerun `--runs` times with nothing changed (as after a click): the time from the rerun request to
-`script_finished`, on loopback, is the server's time for the run. The bare Streamlit chat page
-(bench/load/bare_chat.py) is timed the same way for reference. Medians and p90 of one invocation.
+`script_finished`, on loopback, is the server's time for the run, and the server process's CPU time
+over the reruns, divided by their number, is what the run cost it. The bare Streamlit chat page
+(bench/load/bare_chat.py) is timed the same way for reference. Medians and p90 of one invocation;
+both servers start as the app ships (serve.py).
 
     .venv/bin/python bench/page_runs.py [--runs 30]
 Writes bench/results/page_runs.md.
