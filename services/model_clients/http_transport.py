@@ -29,9 +29,9 @@ from typing import Any, NoReturn
 
 import httpx2
 
-# As the default transport: an idle connection is reused for up to 5 s, and at most 20 are kept.
+# As the openai client's default: an idle connection is reused for up to 5 s, and at most 100 are kept.
 KEEPALIVE_SECONDS = 5.0
-MAX_IDLE_CONNECTIONS = 20
+MAX_IDLE_CONNECTIONS = 100
 
 # How long closing a response waits for the end of a body (see _ResponseBody._read_end).
 END_OF_BODY_WAIT_SECONDS = 0.005
