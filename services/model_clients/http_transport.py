@@ -2,16 +2,16 @@
 keep-alive connections, behind the `openai` client's HTTP interface.
 
 Why not the `openai` client's own HTTP stack: it parses every HTTP chunk with `h11`, in pure Python,
-and a streamed reply is one chunk per token. Reading a 100-token reply took about 26 ms of CPU that
-way and 14 ms this way, measured in one process against the load benchmark's model server; under
-load that CPU is taken from every other user's page (bench/load). Everything above the transport
+and a streamed reply is one chunk per token. Reading a 100-token reply through the model client took
+31 ms of CPU that way and 18 ms this way (bench/model_stream.py); under load that CPU is taken from
+every other user's page (bench/load). Everything above the transport
 stays the `openai` client's: requests, SSE decoding, status errors and their mapping.
 
 What it keeps from the default transport: TLS verified against the same CA store (SSL_CERT_FILE or
 SSL_CERT_DIR if set, else the system's); connect, read and write timeouts per request; a response
 body decoded (gzip) by the client above; failures raised as the same `httpx2` exceptions, so a
 timeout is still a timeout and a refused connection still unreachable. What it leaves to the
-default transport: a URL that an HTTP(S)_PROXY setting applies to (`client_for`).
+default transport: a URL that an HTTP(S)_PROXY setting applies to (`http_client_for`).
 """
 
 from __future__ import annotations
@@ -71,20 +71,30 @@ class StdlibTransport(httpx2.BaseTransport):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         origin = (request.url.scheme, request.url.host, request.url.port or _default_port(request.url.scheme))
         reused = self._idle_connection(origin)
-        try:
-            connection, response = self._exchange(reused, request, timeouts) if reused else (None, None)
-        except (httpx2.WriteError, _ClosedBeforeAnswering):
-            # A server may close a kept-alive connection just as it is reused, before reading the
-            # request: then nothing was processed, and the request goes once more, on a new connection.
-            connection, response = None, None
-        if connection is None or response is None:
-            connection = self._new_connection(origin, timeouts.get("connect"))
+        if reused is not None:
             try:
-                connection, response = self._exchange(connection, request, timeouts)
-            except _ClosedBeforeAnswering as error:
-                raise httpx2.RemoteProtocolError(
-                    "the server closed the connection without answering"
-                ) from error
+                return self._response(request, origin, reused, self._exchange(reused, request, timeouts))
+            except (httpx2.WriteError, _ClosedBeforeAnswering):
+                # A server may close a kept-alive connection just as it is reused, before a byte of
+                # answer (its idle timeout ran out): the request goes once more, on a new connection.
+                pass
+        connection = self._new_connection(origin, timeouts.get("connect"))
+        try:
+            response = self._exchange(connection, request, timeouts)
+        except _ClosedBeforeAnswering as error:
+            raise httpx2.RemoteProtocolError("the server closed the connection without answering") from error
+        return self._response(request, origin, connection, response)
+
+    def close(self) -> None:
+        _close_idle(self._idle, self._lock)
+
+    def _response(
+        self,
+        request: httpx2.Request,
+        origin: _Origin,
+        connection: http.client.HTTPConnection,
+        response: http.client.HTTPResponse,
+    ) -> httpx2.Response:
         return httpx2.Response(
             status_code=response.status,
             headers=response.getheaders(),
@@ -93,19 +103,14 @@ class StdlibTransport(httpx2.BaseTransport):
             request=request,
         )
 
-    def close(self) -> None:
-        _close_idle(self._idle, self._lock)
-
+    @staticmethod
     def _exchange(
-        self,
-        connection: http.client.HTTPConnection,
-        request: httpx2.Request,
-        timeouts: dict[str, float | None],
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        connection: http.client.HTTPConnection, request: httpx2.Request, timeouts: dict[str, float | None]
+    ) -> http.client.HTTPResponse:
         """Send the request and read the response's status and headers; the connection is closed on
         any failure."""
         try:
-            self._send(connection, request, timeouts.get("write"))
+            StdlibTransport._send(connection, request, timeouts.get("write"))
             sock = connection.sock
             if sock is not None:
                 sock.settimeout(timeouts.get("read"))
@@ -118,7 +123,7 @@ class StdlibTransport(httpx2.BaseTransport):
         except BaseException:
             connection.close()
             raise
-        return connection, response
+        return response
 
     def _idle_connection(self, origin: _Origin) -> http.client.HTTPConnection | None:
         with self._lock:
