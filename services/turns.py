@@ -91,20 +91,47 @@ class PreparedTurn:
 
 
 _STREAM_ENDED = object()
+# Once a reply flows, its helper thread reads it in bursts: after a read that had to wait for the
+# network, it pauses this long, so that its next reads find the tokens that came in meanwhile. One
+# wake-up of the helper and of the turn's worker then carries several tokens instead of one, and on a
+# busy server each wake-up is a wait for the one core the server's threads share. A 100-token reply at
+# 100 tokens a second, one user (README, "Under load"): the helper's CPU went from 31 to 15 ms, the
+# worker's from 11 to 8, the server's per turn from about 95 to 70 ms. The page redraws a reply at
+# most ten times a second, so a pause this short does not show; the first token is handed on at once.
+STREAM_READ_PAUSE_SECONDS = 0.04
+# A read that took longer than this waited for the network: a token already received takes microseconds.
+_WAITED_FOR_THE_NETWORK_SECONDS = 0.002
+_VISIBLE_EVENTS = (TextDelta, ReasoningDelta, ToolCallStarted)
 
 
-def _until_stopped(stream: Iterator[StreamEvent], buffer: TurnBuffer) -> Iterator[StreamEvent]:
+def _until_stopped(
+    stream: Iterator[StreamEvent], buffer: TurnBuffer, *, pause_seconds: float = STREAM_READ_PAUSE_SECONDS
+) -> Iterator[StreamEvent]:
     """The model's events, read by a helper thread, so that Stop takes effect at once, even while
     the model has not sent its first token: the turn then ends as stopped and the helper thread
     closes the stream (and its connection) as soon as the model answers or times out."""
     events: queue.SimpleQueue[object] = queue.SimpleQueue()
 
     def pump() -> None:
+        flowing = False  # no pause before the first thing the user sees
+        just_paused = False  # the first read after a pause also waits, for the GIL: no pause for it
         try:
-            for event in stream:
+            model_events = iter(stream)
+            while True:
+                asked = time.monotonic()
+                event = next(model_events, _STREAM_ENDED)
+                if event is _STREAM_ENDED:
+                    break
                 events.put(event)
                 if buffer.stop_requested:
                     break
+                waited = time.monotonic() - asked > _WAITED_FOR_THE_NETWORK_SECONDS
+                if flowing and waited and not just_paused:
+                    time.sleep(pause_seconds)
+                    just_paused = True
+                else:
+                    just_paused = False
+                flowing = flowing or isinstance(event, _VISIBLE_EVENTS)
         except BaseException as error:  # handed to the turn, which reports ModelError plainly
             events.put(error)
         finally:
