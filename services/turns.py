@@ -126,7 +126,7 @@ def _until_stopped(
                 if buffer.stop_requested:
                     break
                 waited = time.monotonic() - asked > _WAITED_FOR_THE_NETWORK_SECONDS
-                if flowing and waited and not just_paused:
+                if pause_seconds and flowing and waited and not just_paused:
                     time.sleep(pause_seconds)
                     just_paused = True
                 else:
@@ -461,7 +461,10 @@ class TurnRunner:
             buffer.update_details(lambda details: dataclasses.replace(details, sources=sources))
         stream = client.stream_chat(prepared_prompt.prompt, params, **call_options)
         try:
-            for event in _until_stopped(stream, buffer):
+            # The offline demo makes its words on demand, in this process: nothing piles up while a
+            # reader pauses, so its stream is read as it comes.
+            pause = 0.0 if client.is_demo else STREAM_READ_PAUSE_SECONDS
+            for event in _until_stopped(stream, buffer, pause_seconds=pause):
                 if isinstance(event, TextDelta):
                     if first_token_at is None:
                         first_token_at = self._clock()

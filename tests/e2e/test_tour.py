@@ -280,6 +280,8 @@ def test_regenerate_and_edit_in_the_browser(streamlit_app, browser, clean_db, si
         box.fill("Plan a trip to Lisbon")
         page.get_by_role("button", name="Send edited message").click()
         page.get_by_text("Before your edit (3 messages)").wait_for(timeout=30_000)
+        # (the last run's Regenerate stays on screen, faded, until the new reply is written)
+        page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
         page.get_by_role("button", name="Regenerate").wait_for(timeout=30_000)
         wait_until_idle(page)
         page.wait_for_timeout(1500)  # the last run's faded elements are gone
