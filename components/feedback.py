@@ -24,14 +24,16 @@ def render_feedback(
         comment = current.comment if current else None
         save(message_id, _TO_RATING.get(choice) if choice is not None else None, comment)
 
-    rating_column, comment_column = st.columns([1, 6], vertical_alignment="center")
-    with rating_column:
+    # One row, the comment button right of the thumbs once there is a rating. A horizontal container
+    # is one block where columns were three (the row and its two columns): two of the seven messages
+    # each reply of a chat sent on every run of the page (bench/page_runs.py).
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.feedback(
             "thumbs", key=key, default=_TO_WIDGET.get(current.rating) if current else None, on_change=_on_rate
         )
-    if current is None:
-        return
-    popover = comment_column.popover("Edit comment" if current.comment else "Comment", type="tertiary")
+        if current is None:
+            return
+        popover = st.popover("Edit comment" if current.comment else "Comment", type="tertiary")
     with popover, st.form(key=f"comment-{message_id}", border=False):
         comment = st.text_area("What was good or wrong about this reply?", value=current.comment or "")
         if st.form_submit_button("Save comment"):
