@@ -60,7 +60,6 @@ class _WaitingHandoffs:
 
 
 _HANDOFFS_ATTRIBUTE = "_serve_waiting_handoffs"
-_creating_handoffs = threading.Lock()
 
 
 def batched(hand_off: Handoff) -> Handoff:
@@ -70,9 +69,8 @@ def batched(hand_off: Handoff) -> Handoff:
 
     def hand_off_batched(session: Any, callback: Callable[[], None]) -> None:
         waiting = session.__dict__.get(_HANDOFFS_ATTRIBUTE)
-        if waiting is None:
-            with _creating_handoffs:
-                waiting = session.__dict__.setdefault(_HANDOFFS_ATTRIBUTE, _WaitingHandoffs())
+        if waiting is None:  # (setdefault is atomic: two threads arriving at once get the same one)
+            waiting = session.__dict__.setdefault(_HANDOFFS_ATTRIBUTE, _WaitingHandoffs())
         with waiting.lock:
             waiting.callbacks.append(callback)
             if waiting.due:

@@ -101,6 +101,7 @@ _STREAM_ENDED = object()
 STREAM_READ_PAUSE_SECONDS = 0.04
 # A read that took longer than this waited for the network: a token already received takes microseconds.
 _WAITED_FOR_THE_NETWORK_SECONDS = 0.002
+# What the user sees happen: the first of these is the reply's first token (its time is recorded).
 _VISIBLE_EVENTS = (TextDelta, ReasoningDelta, ToolCallStarted)
 
 
@@ -465,15 +466,13 @@ class TurnRunner:
             # reader pauses, so its stream is read as it comes.
             pause = 0.0 if client.is_demo else STREAM_READ_PAUSE_SECONDS
             for event in _until_stopped(stream, buffer, pause_seconds=pause):
+                if first_token_at is None and isinstance(event, _VISIBLE_EVENTS):
+                    first_token_at = self._clock()
                 if isinstance(event, TextDelta):
-                    if first_token_at is None:
-                        first_token_at = self._clock()
                     buffer.append(event.text)
                 elif isinstance(event, Usage):
                     usage = event
                 else:
-                    if first_token_at is None and isinstance(event, (ReasoningDelta, ToolCallStarted)):
-                        first_token_at = self._clock()  # the first thing the user sees happen
                     buffer.update_details(functools.partial(_with_event, event=event))
                 if buffer.stop_requested:
                     status = MessageStatus.STOPPED
