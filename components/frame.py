@@ -7,6 +7,7 @@ that folder on the first run after the server starts, and run the page without H
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +17,14 @@ from components.page_behaviour import add_page_behaviour
 
 APP_TITLE = "Databricks Chat"
 FAVICON = Path(__file__).resolve().parent.parent / "assets" / "favicon.png"
+# The icon is a file in the repository (an emoji or Material icon would be fetched from a CDN), sent
+# as a data URL made once: given the file's path, Streamlit reads, hashes and re-registers it on every
+# run of every page.
+FAVICON_URL = "data:image/png;base64," + base64.b64encode(FAVICON.read_bytes()).decode("ascii")
+
+# Set once the application is built in this process: later runs skip the start-up spinner, whose
+# timer is a new thread on every run.
+_started: list[bool] = []
 
 
 def _menu(*, is_admin: bool) -> StreamlitPage:
@@ -46,8 +55,7 @@ def _menu(*, is_admin: bool) -> StreamlitPage:
 
 def run_frame() -> None:
     """Home.py's body: draw the navigation, then run the page the URL asks for."""
-    # The icon is a file in the repository: an emoji or Material icon would be fetched from a CDN.
-    st.set_page_config(page_icon=str(FAVICON), layout="wide")
+    st.set_page_config(page_icon=FAVICON_URL, layout="wide")
     from components.access import current_user_or_stop, settings_or_stop
 
     user = current_user_or_stop(settings_or_stop())
@@ -57,10 +65,16 @@ def run_frame() -> None:
     # The runtime pulls in the database and model libraries: imported only after the menu is out,
     # under a spinner, which shows only when this takes over half a second (the first visit after a
     # start): never a blank page.
-    with st.spinner("Starting up…"):
+    if _started:
         from components.runtime import application_or_stop
 
-        application_or_stop()  # starts the database and applies migrations once per process
+        application_or_stop()
+    else:
+        with st.spinner("Starting up…"):
+            from components.runtime import application_or_stop
+
+            application_or_stop()  # starts the database and applies migrations once per process
+        _started.append(True)
     with st.sidebar:
         add_page_behaviour()
     page.run()
