@@ -144,9 +144,12 @@ def _latest_messages() -> Columns:
 
 
 @functools.cache
-def _messages_for_context() -> Select[ChatMessageRow]:
+def _messages_for_context() -> Columns:
+    # Only what a prompt is made of: a submit reads up to CONTEXT_MESSAGE_LIMIT of these before the
+    # model is called, and building full ORM rows (every column, the JSON details) for each was
+    # most of a submit's time in a long chat (bench/submit_and_read.py).
     return (
-        select(ChatMessageRow)
+        select(ChatMessageRow.role, ChatMessageRow.content, ChatMessageRow.status)
         .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
         .where(
             ChatMessageRow.session_id == bindparam("session_id"),
@@ -516,14 +519,14 @@ class MessageRepository:
 
     def list_recent_for_context(
         self, session_id: uuid.UUID, *, up_to_seq: int, limit: int
-    ) -> Sequence[ChatMessageRow]:
-        """The newest `limit` messages at or before `up_to_seq` that an edit did not replace, oldest
-        first."""
-        rows = self._db.scalars(
+    ) -> list[tuple[str, str, str]]:
+        """(role, content, status) of the newest `limit` messages at or before `up_to_seq` that an
+        edit did not replace, oldest first."""
+        rows = self._db.execute(
             _messages_for_context(),
             {_OWNER: self._owner_id, "session_id": session_id, "up_to_seq": up_to_seq, "limit": limit},
         ).all()
-        return list(reversed(rows))
+        return [(role, content, status) for role, content, status in reversed(rows)]
 
 
 class RequestRepository:

@@ -389,8 +389,8 @@ class TurnRunner:
         about a third of the time the app added to the first token).
         """
         history = [
-            HistoryMessage(m.role, m.content, m.status)
-            for m in MessageRepository(db, owner_id=owner_id).list_recent_for_context(
+            HistoryMessage(role, content, status)
+            for role, content, status in MessageRepository(db, owner_id=owner_id).list_recent_for_context(
                 session.id, up_to_seq=user_message.seq, limit=CONTEXT_MESSAGE_LIMIT
             )
         ]
