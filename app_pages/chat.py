@@ -13,7 +13,7 @@ from components.messages import render_messages, render_reply_footer, render_str
 from components.runtime import application_or_stop, current_user_or_stop
 from components.session_list import render_session_list
 from components.settings_panel import render_settings_form
-from services.chat import ChatPage
+from services.chat import ChatPage, PageQuery
 from services.errors import SessionNotFound, TurnInProgress, UserError
 from services.history import DELETE_UNDO_SECONDS
 from services.replies import KEPT_FOR_LATER_MESSAGE
@@ -30,6 +30,11 @@ from services.views import (
 app = application_or_stop()
 user = current_user_or_stop(app.settings)
 chat = app.chat
+RECENT_CHATS = 20  # chats listed in the sidebar
+
+
+def _messages_shown(chat_id: uuid.UUID | None) -> int:
+    return state.shown_messages(chat_id) if chat_id else state.MESSAGES_PER_STEP
 
 
 def _start_new_chat() -> None:
@@ -85,6 +90,7 @@ submission_problems: list[tuple[str, str]] = []  # (kind, text), shown under the
 refused_text: str | None = None
 submitted_request_id: uuid.UUID | None = None  # this run's new turn: its buffer needs no lookup
 submitted_user_message_id: int | None = None
+page_after_submit: ChatPage | None = None
 # The box stays enabled while a reply streams, so the next message can be drafted; sending it
 # before the reply ends shows it back, unsent (TurnInProgress), and the reply carries on.
 prompt = st.chat_input("Message", key="chat-message")
@@ -99,7 +105,14 @@ except UserError as error:
 if prompt is not None:
     try:
         # The service checks that the chat is this user's; a new chat is made with the message.
-        result = chat.submit_message(user, session_id, prompt, client_message_id=str(uuid.uuid4()))
+        # The page as it is after the submit comes from the submit's own transaction.
+        result, page_after_submit = chat.submit_and_read_page(
+            user,
+            session_id,
+            prompt,
+            client_message_id=str(uuid.uuid4()),
+            query=PageQuery(RECENT_CHATS, _messages_shown(session_id)),
+        )
         session_id = result.session_id
         submitted_request_id, submitted_user_message_id = result.request_id, result.user_message_id
         submission_problems += [("warning", notice) for notice in result.notices]
@@ -116,14 +129,14 @@ def _read_page(chat_id: uuid.UUID | None) -> ChatPage:
     return chat.page(
         user,
         chat_id,
-        recent_limit=20,
-        message_limit=state.shown_messages(chat_id) if chat_id else state.MESSAGES_PER_STEP,
+        recent_limit=RECENT_CHATS,
+        message_limit=_messages_shown(chat_id),
         look_for_open_request=submitted_request_id is None,
     )
 
 
 try:
-    page = _read_page(session_id)
+    page = page_after_submit or _read_page(session_id)
 except SessionNotFound as error:
     if linked:
         _refuse_link(error)

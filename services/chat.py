@@ -68,6 +68,14 @@ class ChatPage:
     ratings: dict[int, Rating]
 
 
+@dataclass(frozen=True)
+class PageQuery:
+    """How much of the chat page to read: the sidebar's recent chats, and the chat's newest messages."""
+
+    recent_limit: int
+    message_limit: int
+
+
 class TurnLimitReached(UserError):
     """A per-user limit refused a new turn; the message says when to try again."""
 
@@ -221,6 +229,36 @@ class ChatService:
         client_message_id: str,
         replacing: int | None = None,
     ) -> SubmitResult:
+        return self._submit(user, session_id, text, client_message_id, replacing=replacing, read_page=None)[0]
+
+    @safe_to_repeat
+    def submit_and_read_page(
+        self,
+        user: User,
+        session_id: uuid.UUID | None,
+        text: str | None,
+        *,
+        client_message_id: str,
+        query: PageQuery,
+        replacing: int | None = None,
+    ) -> tuple[SubmitResult, ChatPage | None]:
+        """`submit_message`, and the chat page as it is after the submit (see `page`), read in the
+        submit's own transaction: the page run that sends a message needs no transaction of its own
+        before the reply, three round trips fewer while every other page run competes for the same
+        core (bench/load). The page is None when nothing new was stored (a replayed submit): read
+        it with `page` then."""
+        return self._submit(user, session_id, text, client_message_id, replacing=replacing, read_page=query)
+
+    def _submit(
+        self,
+        user: User,
+        session_id: uuid.UUID | None,
+        text: str | None,
+        client_message_id: str,
+        *,
+        replacing: int | None,
+        read_page: PageQuery | None,
+    ) -> tuple[SubmitResult, ChatPage | None]:
         """Save the user's message and a pending request in one transaction, then start the turn.
 
         With no `session_id`, a new session is created in that same transaction, so a refused
@@ -240,9 +278,16 @@ class ChatService:
                 f"{checked.replaced} character(s) that cannot be stored (such as NUL or a broken emoji) "
                 "were replaced with �."
             )
+        page = None
         try:
-            result, prepared = self._store_submission(
-                user, session_id, checked.text, client_message_id, notices, replacing=replacing
+            result, prepared, page = self._store_submission(
+                user,
+                session_id,
+                checked.text,
+                client_message_id,
+                notices,
+                replacing=replacing,
+                read_page=read_page,
             )
         except IntegrityError:
             # A concurrent submit with the same client id won the race: answer with its result.
@@ -257,7 +302,7 @@ class ChatService:
             self._runner.start(
                 result.request_id, owner_id=user.email, user_token=user.access_token, prepared=prepared
             )
-        return result
+        return result, page
 
     def _existing_submission(self, db: Session, user: User, client_message_id: str) -> SubmitResult | None:
         """The first result of a submit with this client id, if this user made one.
@@ -288,13 +333,15 @@ class ChatService:
         notices: list[str],
         *,
         replacing: int | None = None,
-    ) -> tuple[SubmitResult, PreparedTurn | None]:
+        read_page: PageQuery | None = None,
+    ) -> tuple[SubmitResult, PreparedTurn | None, ChatPage | None]:
         """One transaction: the message, its request marked streaming, and what the model will be
-        asked (PreparedTurn), so that the turn starts calling the model as soon as this commits."""
+        asked (PreparedTurn), so that the turn starts calling the model as soon as this commits;
+        with `read_page`, also the chat page as it is after them."""
         with unit_of_work(self._transactions) as db:
             existing = self._existing_submission(db, user, client_message_id)
             if existing is not None:
-                return existing, None
+                return existing, None, None
             sessions = SessionRepository(db, owner_id=user.email)
             session: ChatSessionRow | None
             if session_id is None:
@@ -343,6 +390,17 @@ class ChatService:
                     started_at=func.now(),
                 )
             )
+            page = None
+            if read_page is not None:
+                # The page run already holds this turn's buffer: no open request to look for.
+                page = self._read_page(
+                    db,
+                    user,
+                    session_id,
+                    recent_limit=read_page.recent_limit,
+                    message_limit=read_page.message_limit,
+                    look_for_open_request=False,
+                )
             db.commit()
             result = SubmitResult(
                 session_id=session_id,
@@ -351,7 +409,7 @@ class ChatService:
                 duplicate=False,
                 notices=notices,
             )
-            return result, prepared
+            return result, prepared, page
 
     def _check_turn_allowed(self, requests: RequestRepository, session_id: uuid.UUID) -> None:
         """A new turn needs the chat to be free and the user within the per-user caps. Checked in the
@@ -449,25 +507,44 @@ class ChatService:
         messages too, and the page draws it once, from its buffer. Never the other way round, where
         it would be in neither."""
         with unit_of_work(self._transactions) as db:
-            sessions = SessionRepository(db, owner_id=user.email)
-            recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=recent_limit)]
-            if session_id is None:
-                return ChatPage(None, recent, None, [], 0, {})
-            row = sessions.read(session_id)
-            if row is None:
-                raise SessionNotFound()
-            session = from_row(SessionView, row)
-            open_request = self._open_request(db, user, session_id) if look_for_open_request else None
-            rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=message_limit)
-            ratings = {
-                message_id: Rating(rating, comment)
-                for message_id, rating, comment in FeedbackRepository(db, user_id=user.email).in_session(
-                    session_id
-                )
-            }
-            messages = [message_view(m) for m in rows]
-            earlier = max(0, row.message_count - len(rows))
-            return ChatPage(session, recent, open_request, messages, earlier, ratings)
+            return self._read_page(
+                db,
+                user,
+                session_id,
+                recent_limit=recent_limit,
+                message_limit=message_limit,
+                look_for_open_request=look_for_open_request,
+            )
+
+    def _read_page(
+        self,
+        db: Session,
+        user: User,
+        session_id: uuid.UUID | None,
+        *,
+        recent_limit: int,
+        message_limit: int,
+        look_for_open_request: bool,
+    ) -> ChatPage:
+        sessions = SessionRepository(db, owner_id=user.email)
+        recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=recent_limit)]
+        if session_id is None:
+            return ChatPage(None, recent, None, [], 0, {})
+        row = sessions.read(session_id)
+        if row is None:
+            raise SessionNotFound()
+        session = from_row(SessionView, row)
+        open_request = self._open_request(db, user, session_id) if look_for_open_request else None
+        rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=message_limit)
+        ratings = {
+            message_id: Rating(rating, comment)
+            for message_id, rating, comment in FeedbackRepository(db, user_id=user.email).in_session(
+                session_id
+            )
+        }
+        messages = [message_view(m) for m in rows]
+        earlier = max(0, row.message_count - len(rows))
+        return ChatPage(session, recent, open_request, messages, earlier, ratings)
 
     def stop(self, user: User, request_id: uuid.UUID) -> bool:
         """Ask the runner to stop a reply; what was written so far is saved as `stopped`."""

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.repositories import MessageRepository, SessionRepository
+from services.chat import PageQuery
 from services.errors import SessionNotFound, TurnInProgress
 from services.text import InvalidMessage
 from services.titles import title_from_message
@@ -181,3 +182,39 @@ def test_per_session_model_settings_are_validated_and_used(sessions) -> None:
     wait_for_reply(service, ALICE, session.id)
     assert model.calls[0][0].content == "Be terse."
     assert service.messages(ALICE, session.id)[1].model == "my-endpoint"
+
+
+def test_a_submit_can_read_the_page_as_it_is_after_it_in_its_own_transaction(sessions) -> None:
+    service = chat_service(sessions)
+    first, page = service.submit_and_read_page(
+        ALICE, None, "First question", client_message_id="read-1", query=PageQuery(20, 2)
+    )
+    # A new chat: made by the submit, named by its question, listed first, holding only the question.
+    assert page is not None
+    assert page.session is not None
+    assert page.session.id == first.session_id
+    assert page.session.title == "First question"
+    assert [item.id for item in page.recent][:1] == [first.session_id]
+    assert [(m.role, m.content) for m in page.messages] == [("user", "First question")]
+    assert (page.earlier, page.open_request) == (0, None)
+    wait_for_reply(service, ALICE, first.session_id)
+
+    second, page = service.submit_and_read_page(
+        ALICE, first.session_id, "Second question", client_message_id="read-2", query=PageQuery(20, 2)
+    )
+    # The newest two of three messages, and how many are left out: as `page` reads them.
+    assert page is not None
+    assert [(m.role, m.content) for m in page.messages] == [
+        ("assistant", "Hello there!"),
+        ("user", "Second question"),
+    ]
+    assert page.messages[-1].id == second.user_message_id
+    assert page.earlier == 1
+    wait_for_reply(service, ALICE, first.session_id)
+
+    # A replay stores nothing new and reads nothing: the page run reads the page itself.
+    replay, page = service.submit_and_read_page(
+        ALICE, first.session_id, "Second question", client_message_id="read-2", query=PageQuery(20, 2)
+    )
+    assert replay.duplicate
+    assert page is None
