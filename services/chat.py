@@ -229,6 +229,18 @@ class ChatService:
         client_message_id: str,
         replacing: int | None = None,
     ) -> SubmitResult:
+        """Save the user's message and a pending request in one transaction, then start the turn.
+
+        With no `session_id`, a new session is created in that same transaction, so a refused
+        message never leaves an empty chat behind.
+
+        `replacing` (edit and resend): the id of the chat's latest user message, which this one
+        replaces. It and its replies stay in the chat, marked superseded in the same transaction,
+        and leave every later prompt.
+
+        The same `client_message_id` twice (a double click, a replayed rerun) stores nothing new
+        and returns the first result.
+        """
         return self._submit(user, session_id, text, client_message_id, replacing=replacing, read_page=None)[0]
 
     @safe_to_repeat
@@ -259,18 +271,7 @@ class ChatService:
         replacing: int | None,
         read_page: PageQuery | None,
     ) -> tuple[SubmitResult, ChatPage | None]:
-        """Save the user's message and a pending request in one transaction, then start the turn.
-
-        With no `session_id`, a new session is created in that same transaction, so a refused
-        message never leaves an empty chat behind.
-
-        `replacing` (edit and resend): the id of the chat's latest user message, which this one
-        replaces. It and its replies stay in the chat, marked superseded in the same transaction,
-        and leave every later prompt.
-
-        The same `client_message_id` twice (a double click, a replayed rerun) stores nothing new
-        and returns the first result.
-        """
+        """The body of `submit_message` and `submit_and_read_page`."""
         checked = check_user_message(text, max_chars=self._settings.max_message_chars)
         notices = []
         if checked.replaced:
