@@ -8,6 +8,7 @@ that folder on the first run after the server starts, and run the page without H
 from __future__ import annotations
 
 import base64
+import contextlib
 from pathlib import Path
 
 import streamlit as st
@@ -24,7 +25,7 @@ FAVICON_URL = "data:image/png;base64," + base64.b64encode(FAVICON.read_bytes()).
 
 # Set once the application is built in this process: later runs skip the start-up spinner, whose
 # timer is a new thread on every run.
-_started: list[bool] = []
+_application_built = False
 
 
 def _menu(*, is_admin: bool) -> StreamlitPage:
@@ -65,16 +66,12 @@ def run_frame() -> None:
     # The runtime pulls in the database and model libraries: imported only after the menu is out,
     # under a spinner, which shows only when this takes over half a second (the first visit after a
     # start): never a blank page.
-    if _started:
+    global _application_built
+    with contextlib.nullcontext() if _application_built else st.spinner("Starting up…"):
         from components.runtime import application_or_stop
 
-        application_or_stop()
-    else:
-        with st.spinner("Starting up…"):
-            from components.runtime import application_or_stop
-
-            application_or_stop()  # starts the database and applies migrations once per process
-        _started.append(True)
+        application_or_stop()  # starts the database and applies migrations once per process
+    _application_built = True
     with st.sidebar:
         add_page_behaviour()
     page.run()
