@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
+from components.heap import freeze_what_imports_made
 from components.page_behaviour import add_page_behaviour
 
 APP_TITLE = "Databricks Chat"
@@ -74,4 +75,7 @@ def run_frame() -> None:
     _application_built = True
     with st.sidebar:
         add_page_behaviour()
-    page.run()
+    try:
+        page.run()
+    finally:  # also after st.stop() and st.rerun(), which end a run by raising
+        freeze_what_imports_made()

@@ -3,12 +3,14 @@ a filter), the URL in step with the open chat, the compact header, and its notic
 
 from __future__ import annotations
 
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
+from components import heap
 from components.runtime import cached_application
 from services.config import get_settings
 from services.views import User
@@ -175,3 +177,11 @@ def test_a_deleted_chat_is_removed_for_good_once_its_undo_time_is_over(open_app,
     assert history.purge_deleted() == 1
     with clean_db.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM chat_message")).scalar() == 0
+
+
+def test_a_page_run_that_imported_modules_freezes_what_they_made(open_app, monkeypatch) -> None:
+    """The frame hands over to components.heap after the page, also when the page ends in st.stop()
+    (a new chat's page does)."""
+    monkeypatch.setattr(heap, "_modules_at_last_freeze", 0)  # as if this run had imported them all
+    open_app(CHAT_PAGE)
+    assert heap._modules_at_last_freeze == len(sys.modules)
