@@ -1,9 +1,10 @@
 """Time to first token that the app adds over the model's own.
 
 The offline demo model waits a fixed delay before its first word. A turn is submitted through the
-chat service (message and request saved in PostgreSQL, the job handed to the turn runner), and the
-clock stops when the first text is readable: (a) in the turn buffer, (b) at the first yield of the
-page's batched stream (what `st.write_stream` receives). Overhead = measured - model delay.
+chat service as the chat page submits it (`submit_and_read_page`: message and request saved in
+PostgreSQL, the job handed to the turn runner, and the page read), and the clock stops when the
+first text is readable: (a) in the turn buffer, (b) at the first yield of the page's batched stream
+(what `st.write_stream` receives). Overhead = measured - model delay.
 
 Usage: .venv/bin/python bench/ttft_overhead.py [--turns 20] [--delay 0.5]
 Runs against a fresh embedded PostgreSQL in a temporary folder.
@@ -18,6 +19,7 @@ import uuid
 
 from throwaway import throwaway_application
 
+from services.chat import PageQuery
 from services.views import User
 
 
@@ -34,8 +36,12 @@ def main() -> None:
         for turn in range(args.turns + 1):  # the first turn warms connections and is dropped
             session = app.chat.create_session(user)
             started = time.perf_counter()
-            result = app.chat.submit_message(
-                user, session.id, f"turn {turn}", client_message_id=str(uuid.uuid4())
+            result, _ = app.chat.submit_and_read_page(
+                user,
+                session.id,
+                f"turn {turn}",
+                client_message_id=str(uuid.uuid4()),
+                query=PageQuery(recent_limit=20, message_limit=50),
             )
             buffer = app.runner.buffer_for(result.request_id)
             first_page_yield = None

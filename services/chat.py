@@ -254,11 +254,12 @@ class ChatService:
         query: PageQuery,
         replacing: int | None = None,
     ) -> tuple[SubmitResult, ChatPage | None]:
-        """`submit_message`, and the chat page as it is after the submit (see `page`), read in the
-        submit's own transaction: the page run that sends a message needs no transaction of its own
-        before the reply, three round trips fewer while every other page run competes for the same
-        core (bench/load). The page is None when nothing new was stored (a replayed submit): read
-        it with `page` then."""
+        """`submit_message`, and the chat page as it is after the submit (see `page`), read once the
+        model call has started, so the read overlaps the model's wait for its first token, and on
+        the submit's own connection, which needs no check: two round trips fewer than `page` while
+        every other page run competes for the same core (bench/load). The turn may end while the
+        page reads, so its reply may be among the messages. The page is None when nothing new was
+        stored (a replayed submit): read it with `page` then."""
         return self._submit(user, session_id, text, client_message_id, replacing=replacing, read_page=query)
 
     def _submit(
@@ -279,31 +280,36 @@ class ChatService:
                 f"{checked.replaced} character(s) that cannot be stored (such as NUL or a broken emoji) "
                 "were replaced with �."
             )
-        page = None
-        try:
-            result, prepared, page = self._store_submission(
-                user,
-                session_id,
-                checked.text,
-                client_message_id,
-                notices,
-                replacing=replacing,
-                read_page=read_page,
-            )
-        except IntegrityError:
-            # A concurrent submit with the same client id won the race: answer with its result.
-            with unit_of_work(self._transactions) as db:
+        with unit_of_work(self._transactions) as db:
+            try:
+                result, prepared = self._store_submission(
+                    db, user, session_id, checked.text, client_message_id, notices, replacing=replacing
+                )
+            except IntegrityError:
+                # A concurrent submit with the same client id won the race: answer with its result.
+                db.rollback()
                 existing = self._existing_submission(db, user, client_message_id)
-            if existing is None:
-                raise
-            result, prepared = existing, None
-        if not result.duplicate or result.waiting_for_runner:
-            # start() is idempotent in this process: a replay of a submit whose first attempt committed
-            # (then lost its connection) starts the turn only if it is not already running.
-            self._runner.start(
-                result.request_id, owner_id=user.email, user_token=user.access_token, prepared=prepared
+                if existing is None:
+                    raise
+                result, prepared = existing, None
+            if not result.duplicate or result.waiting_for_runner:
+                # start() is idempotent in this process: a replay of a submit whose first attempt
+                # committed (then lost its connection) starts the turn only if it is not running.
+                self._runner.start(
+                    result.request_id, owner_id=user.email, user_token=user.access_token, prepared=prepared
+                )
+            if read_page is None or result.duplicate:
+                return result, None
+            # The page run already holds this turn's buffer: no open request to look for.
+            page = self._read_page(
+                db,
+                user,
+                result.session_id,
+                recent_limit=read_page.recent_limit,
+                message_limit=read_page.message_limit,
+                look_for_open_request=False,
             )
-        return result, page
+            return result, page
 
     def _existing_submission(self, db: Session, user: User, client_message_id: str) -> SubmitResult | None:
         """The first result of a submit with this client id, if this user made one.
@@ -327,6 +333,7 @@ class ChatService:
 
     def _store_submission(
         self,
+        db: Session,
         user: User,
         session_id: uuid.UUID | None,
         text: str,
@@ -334,83 +341,68 @@ class ChatService:
         notices: list[str],
         *,
         replacing: int | None = None,
-        read_page: PageQuery | None = None,
-    ) -> tuple[SubmitResult, PreparedTurn | None, ChatPage | None]:
-        """One transaction: the message, its request marked streaming, and what the model will be
-        asked (PreparedTurn), so that the turn starts calling the model as soon as this commits;
-        with `read_page`, also the chat page as it is after them."""
-        with unit_of_work(self._transactions) as db:
-            existing = self._existing_submission(db, user, client_message_id)
-            if existing is not None:
-                return existing, None, None
-            sessions = SessionRepository(db, owner_id=user.email)
-            session: ChatSessionRow | None
-            if session_id is None:
-                session = sessions.add(self._new_session_row())
-                session_id = session.id
-            else:
-                session = sessions.get_for_update(session_id)
-            if session is None:
-                raise SessionNotFound()
-            messages = MessageRepository(db, owner_id=user.email)
-            requests = RequestRepository(db, owner_id=user.email)
-            self._check_turn_allowed(requests, session_id)
-            retitle = False
-            if replacing is not None:
-                if messages.last_user_message_id(session_id) != replacing:
-                    raise InvalidMessage(
-                        "Only your latest message can be edited; this one is shown below, to send as new."
-                    )
-                replaced = messages.get(replacing)
-                retitle = replaced is not None and replaced.seq == 1  # the question that named the chat
-                messages.supersede_from(session_id, replacing)
-            # The question that starts a chat (or an edit of it) names the chat, unless its owner did.
-            new_title = None
-            if not session.title_is_custom and (session.message_count == 0 or retitle):
-                new_title = title_from_message(text)
-            message = messages.append(
-                ChatMessageRow(
-                    session_id=session_id,
-                    role=Role.USER,
-                    content=text,
-                    status=MessageStatus.COMPLETE,
-                    client_message_id=client_message_id,
-                ),
-                new_title=new_title,
-            )
-            if new_title is not None:
-                set_committed_value(session, "title", new_title)  # stored by append's UPDATE
-            prepared = self._runner.prepare_turn(
-                db, owner_id=user.email, session=session, user_message=message
-            )
-            request = requests.add(
-                ChatRequestRow(
-                    session_id=session_id,
-                    user_message_id=message.id,
-                    status=RequestStatus.STREAMING,
-                    started_at=func.now(),
+    ) -> tuple[SubmitResult, PreparedTurn | None]:
+        """One transaction, committed here: the message, its request marked streaming, and what the
+        model will be asked (PreparedTurn), so that the turn starts calling the model as soon as this
+        commits."""
+        existing = self._existing_submission(db, user, client_message_id)
+        if existing is not None:
+            return existing, None
+        sessions = SessionRepository(db, owner_id=user.email)
+        session: ChatSessionRow | None
+        if session_id is None:
+            session = sessions.add(self._new_session_row())
+            session_id = session.id
+        else:
+            session = sessions.get_for_update(session_id)
+        if session is None:
+            raise SessionNotFound()
+        messages = MessageRepository(db, owner_id=user.email)
+        requests = RequestRepository(db, owner_id=user.email)
+        self._check_turn_allowed(requests, session_id)
+        retitle = False
+        if replacing is not None:
+            if messages.last_user_message_id(session_id) != replacing:
+                raise InvalidMessage(
+                    "Only your latest message can be edited; this one is shown below, to send as new."
                 )
-            )
-            page = None
-            if read_page is not None:
-                # The page run already holds this turn's buffer: no open request to look for.
-                page = self._read_page(
-                    db,
-                    user,
-                    session_id,
-                    recent_limit=read_page.recent_limit,
-                    message_limit=read_page.message_limit,
-                    look_for_open_request=False,
-                )
-            db.commit()
-            result = SubmitResult(
+            replaced = messages.get(replacing)
+            retitle = replaced is not None and replaced.seq == 1  # the question that named the chat
+            messages.supersede_from(session_id, replacing)
+        # The question that starts a chat (or an edit of it) names the chat, unless its owner did.
+        new_title = None
+        if not session.title_is_custom and (session.message_count == 0 or retitle):
+            new_title = title_from_message(text)
+        message = messages.append(
+            ChatMessageRow(
                 session_id=session_id,
-                request_id=request.id,
+                role=Role.USER,
+                content=text,
+                status=MessageStatus.COMPLETE,
+                client_message_id=client_message_id,
+            ),
+            new_title=new_title,
+        )
+        if new_title is not None:
+            set_committed_value(session, "title", new_title)  # stored by append's UPDATE
+        prepared = self._runner.prepare_turn(db, owner_id=user.email, session=session, user_message=message)
+        request = requests.add(
+            ChatRequestRow(
+                session_id=session_id,
                 user_message_id=message.id,
-                duplicate=False,
-                notices=notices,
+                status=RequestStatus.STREAMING,
+                started_at=func.now(),
             )
-            return result, prepared, page
+        )
+        db.commit()
+        result = SubmitResult(
+            session_id=session_id,
+            request_id=request.id,
+            user_message_id=message.id,
+            duplicate=False,
+            notices=notices,
+        )
+        return result, prepared
 
     def _check_turn_allowed(self, requests: RequestRepository, session_id: uuid.UUID) -> None:
         """A new turn needs the chat to be free and the user within the per-user caps. Checked in the

@@ -3,6 +3,7 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
@@ -12,7 +13,7 @@ from services.errors import SessionNotFound, TurnInProgress
 from services.text import InvalidMessage
 from services.titles import title_from_message
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply
+from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -184,8 +185,10 @@ def test_per_session_model_settings_are_validated_and_used(sessions) -> None:
     assert service.messages(ALICE, session.id)[1].model == "my-endpoint"
 
 
-def test_a_submit_can_read_the_page_as_it_is_after_it_in_its_own_transaction(sessions) -> None:
-    service = chat_service(sessions)
+def test_a_submit_can_read_the_page_as_it_is_after_it(sessions) -> None:
+    model = ScriptedModel()
+    service = chat_service(sessions, model)
+    model.release.clear()  # the reply waits, so the page is read before it is stored
     first, page = service.submit_and_read_page(
         ALICE, None, "First question", client_message_id="read-1", query=PageQuery(20, 2)
     )
@@ -197,6 +200,7 @@ def test_a_submit_can_read_the_page_as_it_is_after_it_in_its_own_transaction(ses
     assert [item.id for item in page.recent][:1] == [first.session_id]
     assert [(m.role, m.content) for m in page.messages] == [("user", "First question")]
     assert (page.earlier, page.open_request) == (0, None)
+    model.release.set()
     wait_for_reply(service, ALICE, first.session_id)
 
     second, page = service.submit_and_read_page(
@@ -218,3 +222,28 @@ def test_a_submit_can_read_the_page_as_it_is_after_it_in_its_own_transaction(ses
     )
     assert replay.duplicate
     assert page is None
+
+
+def test_the_model_is_called_before_the_page_is_read(sessions) -> None:
+    """The read overlaps the model's wait for its first token: while it cannot finish (another
+    transaction holds the ratings table), the model has already been asked."""
+    model = ScriptedModel()
+    service = chat_service(sessions, model)
+    read: list[object] = []
+    with unit_of_work(sessions) as blocker:
+        blocker.execute(sql("LOCK TABLE feedback IN ACCESS EXCLUSIVE MODE"))
+        submitting = threading.Thread(
+            target=lambda: read.append(
+                service.submit_and_read_page(
+                    ALICE, None, "Quick question", client_message_id="early-1", query=PageQuery(20, 10)
+                )
+            )
+        )
+        submitting.start()
+        wait_until(lambda: model.calls, what="the model call")
+        assert not read  # the page read is still waiting for the lock
+    submitting.join(10)
+    ((result, page),) = read
+    assert page is not None
+    assert page.messages[0].id == result.user_message_id
+    wait_for_reply(service, ALICE, result.session_id)
