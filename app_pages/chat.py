@@ -105,7 +105,7 @@ except UserError as error:
 if prompt is not None:
     try:
         # The service checks that the chat is this user's; a new chat is made with the message.
-        # The page as it is after the submit comes from the submit's own transaction.
+        # The page as it is after the submit is read on the submit's connection, once the model is called.
         result, page_after_submit = chat.submit_and_read_page(
             user,
             session_id,
