@@ -9,8 +9,11 @@ the middle of a burst of submits; after freezing, 5 ms.
 
 So after a page run that imported something new (the first one after a start, an admin page's
 charting libraries), garbage is collected once and everything left is frozen: moved to the permanent
-generation, which later collections skip. Frozen objects are still freed when nothing refers to them;
-only a reference cycle among them would stay, and they are the process's long-lived objects anyway.
+generation, which later collections skip. Visiting every page of a fresh server three times froze
+five times, all on the first visits: 137 ms for the first (about 200,000 objects), 20 to 44 ms for
+the others, then never again. Frozen objects are still freed when nothing refers to them. What is
+lost is only a reference cycle among them that becomes garbage: the objects of the sessions open at
+a freeze, once those sessions end; a handful of freezes a process, a few sessions each.
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ _modules_at_last_freeze = 0
 def freeze_what_imports_made() -> bool:
     """Collect and freeze if modules were imported since the last time; True if it did.
 
-    Cheap when nothing was imported (a length compared), which is every page run but the first few.
-    The collection takes as long as a full one (about 100 ms with the app's libraries), once."""
+    Cheap when nothing was imported (a length compared), which is every page run but the first few."""
     global _modules_at_last_freeze
     if len(sys.modules) == _modules_at_last_freeze:
         return False
