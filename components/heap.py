@@ -5,7 +5,7 @@ interpreter's lock, so every page run and every streaming reply in the process w
 the app's heap is what imports made (the modules of Streamlit, SQLAlchemy, psycopg and the SDKs:
 their classes, functions and tables), which lives as long as the process and is never garbage.
 Under load (bench/load, ten users) such a collection took 114 to 125 ms in the app and came in
-the middle of a burst of submits; after freezing, 5 ms.
+the middle of a burst of submits; after freezing, 2 to 8 ms.
 
 So after a page run that imported something new (the first one after a start, an admin page's
 charting libraries), garbage is collected once and everything left is frozen: moved to the permanent
