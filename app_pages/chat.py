@@ -33,8 +33,9 @@ chat = app.chat
 RECENT_CHATS = 20  # chats listed in the sidebar
 
 
-def _messages_shown(chat_id: uuid.UUID | None) -> int:
-    return state.shown_messages(chat_id) if chat_id else state.MESSAGES_PER_STEP
+def _page_query(chat_id: uuid.UUID | None) -> PageQuery:
+    """How much of the page to read: the sidebar's chats, and as many messages as this tab shows."""
+    return PageQuery(RECENT_CHATS, state.shown_messages(chat_id) if chat_id else state.MESSAGES_PER_STEP)
 
 
 def _start_new_chat() -> None:
@@ -111,7 +112,7 @@ if prompt is not None:
             session_id,
             prompt,
             client_message_id=str(uuid.uuid4()),
-            query=PageQuery(RECENT_CHATS, _messages_shown(session_id)),
+            query=_page_query(session_id),
         )
         session_id = result.session_id
         submitted_request_id, submitted_user_message_id = result.request_id, result.user_message_id
@@ -126,13 +127,7 @@ if prompt is not None:
 
 # -- one read of everything the page draws ---------------------------------------------------------------
 def _read_page(chat_id: uuid.UUID | None) -> ChatPage:
-    return chat.page(
-        user,
-        chat_id,
-        recent_limit=RECENT_CHATS,
-        message_limit=_messages_shown(chat_id),
-        look_for_open_request=submitted_request_id is None,
-    )
+    return chat.page(user, chat_id, _page_query(chat_id), look_for_open_request=submitted_request_id is None)
 
 
 try:

@@ -20,6 +20,7 @@ import uuid
 
 from throwaway import throwaway_application
 
+from services.chat import PageQuery
 from services.views import User
 
 WARM_UP_RUNS = 20  # connections, prepared statements and caches warm up; not counted
@@ -52,7 +53,7 @@ def main() -> None:
         read_wall, read_cpu = [], []
         for _ in range(args.runs):
             wall, cpu = time.perf_counter(), time.thread_time()
-            page = app.chat.page(user, chats[-1], recent_limit=20, message_limit=20)
+            page = app.chat.page(user, chats[-1], PageQuery(recent_limit=20, message_limit=20))
             read_wall.append(time.perf_counter() - wall)
             read_cpu.append(time.thread_time() - cpu)
     print(

@@ -301,14 +301,7 @@ class ChatService:
             if read_page is None or result.duplicate:
                 return result, None
             # The page run already holds this turn's buffer: no open request to look for.
-            page = self._read_page(
-                db,
-                user,
-                result.session_id,
-                recent_limit=read_page.recent_limit,
-                message_limit=read_page.message_limit,
-                look_for_open_request=False,
-            )
+            page = self._read_page(db, user, result.session_id, read_page, look_for_open_request=False)
             return result, page
 
     def _existing_submission(self, db: Session, user: User, client_message_id: str) -> SubmitResult | None:
@@ -487,9 +480,8 @@ class ChatService:
         self,
         user: User,
         session_id: uuid.UUID | None,
+        query: PageQuery,
         *,
-        recent_limit: int,
-        message_limit: int,
         look_for_open_request: bool = True,
     ) -> ChatPage:
         """What the chat page draws, in one transaction instead of one per part: every round trip
@@ -500,27 +492,19 @@ class ChatService:
         messages too, and the page draws it once, from its buffer. Never the other way round, where
         it would be in neither."""
         with unit_of_work(self._transactions) as db:
-            return self._read_page(
-                db,
-                user,
-                session_id,
-                recent_limit=recent_limit,
-                message_limit=message_limit,
-                look_for_open_request=look_for_open_request,
-            )
+            return self._read_page(db, user, session_id, query, look_for_open_request=look_for_open_request)
 
     def _read_page(
         self,
         db: Session,
         user: User,
         session_id: uuid.UUID | None,
+        query: PageQuery,
         *,
-        recent_limit: int,
-        message_limit: int,
         look_for_open_request: bool,
     ) -> ChatPage:
         sessions = SessionRepository(db, owner_id=user.email)
-        recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=recent_limit)]
+        recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=query.recent_limit)]
         if session_id is None:
             return ChatPage(None, recent, None, [], 0, {})
         row = sessions.read(session_id)
@@ -528,7 +512,7 @@ class ChatService:
             raise SessionNotFound()
         session = from_row(SessionView, row)
         open_request = self._open_request(db, user, session_id) if look_for_open_request else None
-        rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=message_limit)
+        rows = MessageRepository(db, owner_id=user.email).list_latest(session_id, limit=query.message_limit)
         ratings = {
             message_id: Rating(rating, comment)
             for message_id, rating, comment in FeedbackRepository(db, user_id=user.email).in_session(
