@@ -69,3 +69,19 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     finally:
         session.rollback()
         session.close()
+
+
+@contextmanager
+def unit_of_work_on_one_connection(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that keeps its connection across commits, for a use case that reads after it
+    commits: the read needs no second checkout, nor the pool's liveness check on it (a round trip).
+    A session bound to the engine gives its connection back to the pool at every commit."""
+    engine = factory.kw["bind"]
+    with engine.connect() as connection:
+        # Not in a transaction yet, so the session begins and commits its own on this connection.
+        session = factory(bind=connection)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()

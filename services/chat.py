@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
-from persistence.database import unit_of_work
+from persistence.database import unit_of_work, unit_of_work_on_one_connection
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import (
@@ -256,8 +256,8 @@ class ChatService:
     ) -> tuple[SubmitResult, ChatPage | None]:
         """`submit_message`, and the chat page as it is after the submit (see `page`), read once the
         model call has started, so the read overlaps the model's wait for its first token, and on
-        the submit's own connection, which needs no check: two round trips fewer than `page` while
-        every other page run competes for the same core (bench/load). The turn may end while the
+        the submit's own connection, kept across its commit: no second checkout and no liveness
+        check (a round trip) while every other page run competes for the same core (bench/load). The turn may end while the
         page reads, so its reply may be among the messages. The page is None when nothing new was
         stored (a replayed submit): read it with `page` then."""
         return self._submit(user, session_id, text, client_message_id, replacing=replacing, read_page=query)
@@ -280,7 +280,9 @@ class ChatService:
                 f"{checked.replaced} character(s) that cannot be stored (such as NUL or a broken emoji) "
                 "were replaced with �."
             )
-        with unit_of_work(self._transactions) as db:
+        # A page read after the commit stays on the submit's connection (see submit_and_read_page).
+        unit = unit_of_work if read_page is None else unit_of_work_on_one_connection
+        with unit(self._transactions) as db:
             try:
                 result, prepared = self._store_submission(
                     db, user, session_id, checked.text, client_message_id, notices, replacing=replacing

@@ -2,7 +2,7 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy import text as sql
 
 from persistence.database import unit_of_work
@@ -222,6 +222,37 @@ def test_a_submit_can_read_the_page_as_it_is_after_it(sessions) -> None:
     )
     assert replay.duplicate
     assert page is None
+
+
+def test_a_submit_and_its_page_read_take_one_connection_from_the_pool(sessions) -> None:
+    """The read after the commit stays on the submit's connection: no second checkout, so no second
+    liveness check (a round trip) while page runs compete for the core. The commit still commits."""
+    model = ScriptedModel()
+    service = chat_service(sessions, model)
+    model.release.clear()  # the turn's own connection use waits until the submit is counted
+    this_thread = threading.get_ident()
+    checkouts: list[object] = []
+
+    def on_checkout(dbapi_connection, record, proxy) -> None:
+        if threading.get_ident() == this_thread:
+            checkouts.append(dbapi_connection)
+
+    pool = sessions.kw["bind"].pool
+    event.listen(pool, "checkout", on_checkout)
+    try:
+        result, page = service.submit_and_read_page(
+            ALICE, None, "One connection", client_message_id="one-connection-1", query=PageQuery(20, 10)
+        )
+    finally:
+        event.remove(pool, "checkout", on_checkout)
+    assert len(checkouts) == 1
+    assert page is not None and page.messages[0].id == result.user_message_id
+    # Committed, not just visible on its own connection: another transaction sees the question.
+    with unit_of_work(sessions) as db:
+        stored = db.get(ChatMessageRow, result.user_message_id)
+        assert stored is not None and stored.content == "One connection"
+    model.release.set()
+    wait_for_reply(service, ALICE, result.session_id)
 
 
 def test_the_model_is_called_before_the_page_is_read(sessions) -> None:
