@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
+import functools
 from pathlib import Path
 
 import streamlit as st
@@ -30,28 +32,35 @@ _application_built = False
 
 
 def _menu(*, is_admin: bool) -> StreamlitPage:
+    # A copy of each page per run: st.navigation marks the page it returns as the one allowed to
+    # run, and the run clears the mark, so the same page object must not serve two tabs at once.
+    return st.navigation([copy.copy(page) for page in _menu_pages(is_admin=is_admin)])
+
+
+@functools.cache
+def _menu_pages(*, is_admin: bool) -> tuple[StreamlitPage, ...]:
+    """The menu's pages, made once per process: st.Page resolves and checks its file each time it
+    is called, two thirds of the menu's time on every run (bench/load)."""
     # Pages that are not in the menu stay reachable by URL, and refuse whoever may not use them.
     admin_visibility = "visible" if is_admin else "hidden"
-    return st.navigation(
-        [
-            st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-            st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
-            st.Page("app_pages/history.py", title="History", icon=":material/history:", url_path="history"),
-            st.Page(
-                "app_pages/admin.py",
-                title="Admin",
-                icon=":material/monitoring:",
-                url_path="admin",
-                visibility=admin_visibility,
-            ),
-            st.Page(
-                "app_pages/admin_conversation.py",
-                title="Conversation (read-only)",
-                icon=":material/visibility:",
-                url_path="admin_conversation",
-                visibility="hidden",
-            ),
-        ]
+    return (
+        st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("app_pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat"),
+        st.Page("app_pages/history.py", title="History", icon=":material/history:", url_path="history"),
+        st.Page(
+            "app_pages/admin.py",
+            title="Admin",
+            icon=":material/monitoring:",
+            url_path="admin",
+            visibility=admin_visibility,
+        ),
+        st.Page(
+            "app_pages/admin_conversation.py",
+            title="Conversation (read-only)",
+            icon=":material/visibility:",
+            url_path="admin_conversation",
+            visibility="hidden",
+        ),
     )
 
 

@@ -8,9 +8,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import streamlit as st
 from sqlalchemy import text
 
-from components import heap
+from components import frame, heap
 from components.runtime import cached_application
 from services.config import get_settings
 from services.views import User
@@ -185,3 +186,26 @@ def test_a_page_run_that_imported_modules_freezes_what_they_made(open_app, monke
     monkeypatch.setattr(heap, "_modules_at_last_freeze", 0)  # as if this run had imported them all
     open_app(CHAT_PAGE)
     assert heap._modules_at_last_freeze == len(sys.modules)
+
+
+def test_every_run_navigates_with_its_own_copies_of_the_menu_pages(open_app, monkeypatch) -> None:
+    """The menu's pages are made once per process, and every run hands st.navigation copies: it
+    marks the page it returns as allowed to run, and a run clears that mark, so a page object
+    shared by two tabs could be cleared by one while the other is about to run it."""
+    handed: list[list[object]] = []
+    navigation = st.navigation
+
+    def recording_navigation(pages, **options):
+        handed.append(list(pages))
+        return navigation(pages, **options)
+
+    monkeypatch.setattr(st, "navigation", recording_navigation)
+    open_app(CHAT_PAGE)
+    open_app(CHAT_PAGE)  # another tab
+    templates = frame._menu_pages(is_admin=False)
+    assert len(handed) == 2
+    for pages in handed:
+        assert [page._page for page in pages] == [template._page for template in templates]
+        assert not any(page is template for page, template in zip(pages, templates, strict=True))
+    assert not set(map(id, handed[0])) & set(map(id, handed[1]))
+    assert not any(template._can_be_called for template in templates)
