@@ -246,11 +246,13 @@ def test_a_submit_and_its_page_read_take_one_connection_from_the_pool(sessions) 
     finally:
         event.remove(pool, "checkout", on_checkout)
     assert len(checkouts) == 1
-    assert page is not None and page.messages[0].id == result.user_message_id
+    assert page is not None
+    assert page.messages[0].id == result.user_message_id
     # Committed, not just visible on its own connection: another transaction sees the question.
     with unit_of_work(sessions) as db:
         stored = db.get(ChatMessageRow, result.user_message_id)
-        assert stored is not None and stored.content == "One connection"
+        assert stored is not None
+        assert stored.content == "One connection"
     model.release.set()
     wait_for_reply(service, ALICE, result.session_id)
 
