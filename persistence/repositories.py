@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from persistence.orm import AdminAuditRow, ChatMessageRow, ChatRequestRow, ChatSessionRow, FeedbackRow
 from persistence.statuses import OPEN_REQUEST_STATUSES, RequestStatus, Role
@@ -222,6 +223,17 @@ def _turn_state() -> Columns:
 InsertShape = tuple[tuple[str, str | None], ...]
 
 
+def _with_scalar_defaults(table: Table, given: dict[str, object]) -> dict[str, object]:
+    """`given`, and the Python-side default of every column not given that has a plain value as
+    its default: SQLAlchemy fills those in for a plain INSERT, not for one with a WITH clause."""
+    defaults = {
+        column.key: column.default.arg
+        for column in table.columns
+        if column.key not in given and isinstance(column.default, ScalarElementColumnDefault)
+    }
+    return given | defaults
+
+
 def _insert_shape(given: dict[str, object]) -> InsertShape:
     return tuple(
         (key, str(value) if isinstance(value, ClauseElement) else None)
@@ -255,19 +267,27 @@ def _insert_message(shape: InsertShape) -> Any:
 
 
 @functools.cache
-def _count_message(with_title: bool) -> Any:
-    table = SESSIONS
-    titled = {"title": bindparam("title", type_=table.c.title.type)} if with_title else {}
-    return (
-        update(table)
-        .where(table.c.id == bindparam("session_id"))
+def _append_message(shape: InsertShape, with_title: bool) -> Any:
+    """The message's INSERT, and in its WITH clause the UPDATE of its session that counts it: one
+    statement, one round trip. The UPDATE needs nothing the INSERT writes (the caller holds the
+    session's row lock), and PostgreSQL runs a data-modifying WITH clause exactly once."""
+    sessions = SESSIONS
+    titled = {"title": bindparam("title", type_=sessions.c.title.type)} if with_title else {}
+    counted = (
+        update(sessions)
+        .where(sessions.c.id == bindparam("v_session_id"))
         .values(
-            message_count=table.c.message_count + 1,
-            last_message_preview=func.left(bindparam("content", type_=String), PREVIEW_CHARS),
+            message_count=sessions.c.message_count + 1,
+            last_message_preview=func.left(
+                bindparam("preview", type_=MESSAGES.c.content.type), PREVIEW_CHARS
+            ),
             updated_at=func.now(),
             **titled,
         )
+        .returning(sessions.c.id)
+        .cte("counted")
     )
+    return _insert_message(shape).add_cte(counted)
 
 
 @functools.cache
@@ -425,22 +445,23 @@ class MessageRepository:
         self._owner_id = owner_id
 
     def append(self, row: ChatMessageRow, *, new_title: str | None = None) -> ChatMessageRow:
-        """Insert `row` as the session's next message. One round trip: the INSERT computes `seq` and
-        returns every stored column (bar the search vector), which are set on `row`; `row` itself
-        stays outside the ORM session (nothing later changes it). `new_title`, if given, becomes the
-        chat's title in the same UPDATE that counts the message."""
-        given = _given_values(row)
-        inserted = self._db.execute(_insert_message(_insert_shape(given)), _insert_parameters(given)).one()
-        for key, value in inserted._mapping.items():
-            setattr(row, key, value)
-        # The history list shows counts and the last message without touching chat_message; a new
-        # message is also what moves a chat up the recent list. A Core UPDATE: the caller's loaded
-        # session object is left as it was (an ORM UPDATE re-evaluates the new values in Python on
-        # every loaded session, about a twelfth of the app's time under load).
-        parameters: dict[str, object] = {"session_id": row.session_id, "content": row.content}
+        """Insert `row` as the session's next message, and count it on the session, in one round
+        trip: the INSERT computes `seq` and returns every stored column (bar the search vector),
+        which are set on `row`; `row` itself stays outside the ORM session (nothing later changes
+        it). `new_title`, if given, becomes the chat's title in the same statement.
+
+        The history list shows counts and the last message without touching chat_message; a new
+        message is also what moves a chat up the recent list. The session's UPDATE is Core SQL: the
+        caller's loaded session object is left as it was (an ORM UPDATE re-evaluates the new values
+        in Python on every loaded session, about a twelfth of the app's time under load)."""
+        given = _with_scalar_defaults(MESSAGES, _given_values(row))
+        parameters = _insert_parameters(given) | {"preview": row.content}
         if new_title is not None:
             parameters["title"] = new_title
-        self._db.execute(_count_message(new_title is not None), parameters)
+        statement = _append_message(_insert_shape(given), new_title is not None)
+        inserted = self._db.execute(statement, parameters).one()
+        for key, value in inserted._mapping.items():
+            setattr(row, key, value)
         return row
 
     def get(self, message_id: int) -> ChatMessageRow | None:

@@ -163,6 +163,29 @@ def test_sequence_numbers_are_gap_free_with_two_concurrent_writers(sessions) -> 
     assert seqs == list(range(1, 73))
 
 
+def test_each_message_counts_on_its_chat_with_a_preview_and_the_first_one_names_it(sessions) -> None:
+    """The message's INSERT also updates its chat (one statement): count, preview, title, time."""
+    service = chat_service(sessions, ScriptedModel(["Hello", " there!"]))
+    question = "Why " + "is it so " * 40
+    first = service.submit_message(ALICE, None, question, client_message_id="count-1")
+    with unit_of_work(sessions) as db:
+        chat = db.get(ChatSessionRow, first.session_id)
+        assert chat is not None
+        assert (chat.message_count, chat.last_message_preview) == (1, question[:200])
+        assert chat.title == title_from_message(question)
+        asked_at = chat.updated_at
+        stored = db.get(ChatMessageRow, first.user_message_id)
+        assert stored is not None
+        assert (stored.seq, stored.imported, stored.superseded) == (1, False, False)
+    wait_for_reply(service, ALICE, first.session_id)
+    with unit_of_work(sessions) as db:
+        chat = db.get(ChatSessionRow, first.session_id)
+        assert chat is not None
+        assert (chat.message_count, chat.last_message_preview) == (2, "Hello there!")
+        assert chat.title == title_from_message(question)  # only the first message names a chat
+        assert chat.updated_at > asked_at
+
+
 def test_titles_come_from_the_first_message() -> None:
     assert title_from_message("  Short   question\nwith lines ") == "Short question with lines"
     long_title = title_from_message("word " * 40)
