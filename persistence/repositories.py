@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     select,
     text,
     true,
@@ -267,10 +268,12 @@ def _insert_message(shape: InsertShape) -> Any:
 
 
 @functools.cache
-def _append_message(shape: InsertShape, with_title: bool) -> Any:
-    """The message's INSERT, and in its WITH clause the UPDATE of its session that counts it: one
+def _append_message(shape: InsertShape, with_title: bool, with_request: bool) -> Any:
+    """The message's INSERT, and in its WITH clause the UPDATE of its session that counts it, and,
+    `with_request`, the INSERT of the request that asks for its reply, marked streaming: one
     statement, one round trip. The UPDATE needs nothing the INSERT writes (the caller holds the
-    session's row lock), and PostgreSQL runs a data-modifying WITH clause exactly once."""
+    session's row lock); the request takes the new message's id from it. PostgreSQL runs every
+    data-modifying WITH clause exactly once, whether or not the statement reads its result."""
     sessions = SESSIONS
     titled = {"title": bindparam("title", type_=sessions.c.title.type)} if with_title else {}
     counted = (
@@ -287,7 +290,27 @@ def _append_message(shape: InsertShape, with_title: bool) -> Any:
         .returning(sessions.c.id)
         .cte("counted")
     )
-    return _insert_message(shape).add_cte(counted)
+    if not with_request:
+        return _insert_message(shape).add_cte(counted)
+    message = _insert_message(shape).cte("message")
+    requests = REQUESTS
+    request = (
+        insert(requests)
+        .from_select(
+            ["id", "session_id", "user_id", "user_message_id", "status", "partial_text", "started_at"],
+            select(
+                bindparam("request_id", type_=requests.c.id.type),
+                message.c.session_id,
+                bindparam("requested_by", type_=requests.c.user_id.type),
+                message.c.id,
+                literal(RequestStatus.STREAMING, type_=requests.c.status.type),
+                literal("", type_=requests.c.partial_text.type),
+                func.now(),
+            ),
+        )
+        .cte("request")
+    )
+    return select(*message.c).add_cte(counted, request)
 
 
 @functools.cache
@@ -444,11 +467,15 @@ class MessageRepository:
         self._db = db
         self._owner_id = owner_id
 
-    def append(self, row: ChatMessageRow, *, new_title: str | None = None) -> ChatMessageRow:
+    def append(
+        self, row: ChatMessageRow, *, new_title: str | None = None, request_id: uuid.UUID | None = None
+    ) -> ChatMessageRow:
         """Insert `row` as the session's next message, and count it on the session, in one round
         trip: the INSERT computes `seq` and returns every stored column (bar the search vector),
         which are set on `row`; `row` itself stays outside the ORM session (nothing later changes
-        it). `new_title`, if given, becomes the chat's title in the same statement.
+        it). `new_title`, if given, becomes the chat's title in the same statement. `request_id`,
+        if given, is the id of a request for this message's reply, inserted in the same statement
+        too, marked streaming and started now (a submit that calls the model once it commits).
 
         The history list shows counts and the last message without touching chat_message; a new
         message is also what moves a chat up the recent list. The session's UPDATE is Core SQL: the
@@ -458,7 +485,10 @@ class MessageRepository:
         parameters = _insert_parameters(given) | {"preview": row.content}
         if new_title is not None:
             parameters["title"] = new_title
-        statement = _append_message(_insert_shape(given), new_title is not None)
+        if request_id is not None:
+            # No parameter may share a column's name: SQLAlchemy would add it to the UPDATE's SET.
+            parameters |= {"request_id": request_id, "requested_by": self._owner_id}
+        statement = _append_message(_insert_shape(given), new_title is not None, request_id is not None)
         inserted = self._db.execute(statement, parameters).one()
         for key, value in inserted._mapping.items():
             setattr(row, key, value)

@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -370,6 +369,8 @@ class ChatService:
         new_title = None
         if not session.title_is_custom and (session.message_count == 0 or retitle):
             new_title = title_from_message(text)
+        # The message, its chat's count and title, and its request, marked streaming: one statement.
+        request_id = uuid.uuid4()
         message = messages.append(
             ChatMessageRow(
                 session_id=session_id,
@@ -379,22 +380,15 @@ class ChatService:
                 client_message_id=client_message_id,
             ),
             new_title=new_title,
+            request_id=request_id,
         )
         if new_title is not None:
             set_committed_value(session, "title", new_title)  # stored by append's UPDATE
         prepared = self._runner.prepare_turn(db, owner_id=user.email, session=session, user_message=message)
-        request = requests.add(
-            ChatRequestRow(
-                session_id=session_id,
-                user_message_id=message.id,
-                status=RequestStatus.STREAMING,
-                started_at=func.now(),
-            )
-        )
         db.commit()
         result = SubmitResult(
             session_id=session_id,
-            request_id=request.id,
+            request_id=request_id,
             user_message_id=message.id,
             duplicate=False,
             notices=notices,

@@ -164,7 +164,8 @@ def test_sequence_numbers_are_gap_free_with_two_concurrent_writers(sessions) -> 
 
 
 def test_each_message_counts_on_its_chat_with_a_preview_and_the_first_one_names_it(sessions) -> None:
-    """The message's INSERT also updates its chat (one statement): count, preview, title, time."""
+    """The message's INSERT also updates its chat and adds its request (one statement): count,
+    preview, title and time on the chat; the request for its reply, started."""
     service = chat_service(sessions, ScriptedModel(["Hello", " there!"]))
     question = "Why " + "is it so " * 40
     first = service.submit_message(ALICE, None, question, client_message_id="count-1")
@@ -177,6 +178,14 @@ def test_each_message_counts_on_its_chat_with_a_preview_and_the_first_one_names_
         stored = db.get(ChatMessageRow, first.user_message_id)
         assert stored is not None
         assert (stored.seq, stored.imported, stored.superseded) == (1, False, False)
+        request = db.get(ChatRequestRow, first.request_id)  # inserted by the same statement
+        assert request is not None
+        assert (request.user_id, request.session_id, request.user_message_id) == (
+            ALICE.email,
+            first.session_id,
+            first.user_message_id,
+        )
+        assert request.started_at is not None
     wait_for_reply(service, ALICE, first.session_id)
     with unit_of_work(sessions) as db:
         chat = db.get(ChatSessionRow, first.session_id)
