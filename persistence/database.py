@@ -89,6 +89,8 @@ def reading(factory: sessionmaker[Session], *, on: Connection | None = None) -> 
     finally:
         session.rollback()
         session.close()
+        if on is not None:  # the caller's connection writes in transactions again (the pool resets its own)
+            on.execution_options(isolation_level=on.default_isolation_level)
 
 
 @contextmanager

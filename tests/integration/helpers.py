@@ -7,6 +7,9 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import text
+
+from persistence.database import unit_of_work
 from services.application import build_application
 from services.chat import ChatService
 from services.config import Settings
@@ -86,3 +89,18 @@ def use_fake_workspace(app_env: Any, fake_serving: Any, endpoint: str = "chat") 
     app_env.setenv("LLM_ENDPOINT", endpoint)
     app_env.setenv("MODEL_TITLES", "false")
     fake_serving.requests.clear()
+
+
+def leave_as_a_dead_process_would(sessions, request_id: uuid.UUID, partial_text: str) -> None:
+    """Make an open request look like one whose process died an hour ago: streaming, with a
+    checkpoint of `partial_text`, silent since."""
+    with unit_of_work(sessions) as db:
+        db.execute(
+            text(
+                "UPDATE chat_request SET status='streaming', partial_text=:partial, "
+                "created_at=now()-interval '1 hour', started_at=now()-interval '1 hour', "
+                "checkpointed_at=now()-interval '1 hour' WHERE id=:id"
+            ),
+            {"id": request_id, "partial": partial_text},
+        )
+        db.commit()

@@ -2,14 +2,20 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatRequestRow
 from services.errors import UserError
 from services.model_clients.port import ModelError, ModelErrorKind
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, chat_service, wait_for_reply, wait_until
+from tests.integration.helpers import (
+    ALICE,
+    chat_service,
+    leave_as_a_dead_process_would,
+    wait_for_reply,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,17 +95,7 @@ def test_start_up_closes_requests_left_open_by_a_dead_process(sessions) -> None:
     service = chat_service(sessions, model)
     session = service.create_session(ALICE)
     result = service.submit_message(ALICE, session.id, "crash", client_message_id="d-1")
-    # Simulate a dead process: the request was streaming long ago, with a checkpoint.
-    with unit_of_work(sessions) as db:
-        db.execute(
-            text(
-                "UPDATE chat_request SET status='streaming', partial_text='half a rep', "
-                "created_at=now()-interval '1 hour', started_at=now()-interval '1 hour', "
-                "checkpointed_at=now()-interval '1 hour' WHERE id=:id"
-            ),
-            {"id": result.request_id},
-        )
-        db.commit()
+    leave_as_a_dead_process_would(sessions, result.request_id, "half a rep")
     fresh_process = chat_service(sessions, ScriptedModel())
     assert fresh_process.runner.recover_interrupted() == 1
     messages = fresh_process.messages(ALICE, session.id)

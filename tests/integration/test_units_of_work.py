@@ -8,14 +8,13 @@ import uuid
 
 import pytest
 from sqlalchemy import event, func, insert, select
-from sqlalchemy import text as sql
 
 from persistence.database import ReadOnlyViolation, one_connection, reading, unit_of_work
 from persistence.orm import ChatRequestRow, ChatSessionRow
 from services.chat import PageQuery
 from services.replies import INTERRUPTED_MESSAGE
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, chat_service, wait_until
+from tests.integration.helpers import ALICE, chat_service, leave_as_a_dead_process_would, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +61,9 @@ def test_units_on_one_connection_share_it_and_the_pool_resets_it_afterwards(sess
                 db.commit()
             with reading(sessions, on=connection) as db:
                 assert db.scalar(select(func.count()).select_from(ChatSessionRow)) == 1
+            with unit_of_work(sessions, on=connection) as db:  # after a read, a transaction again
+                first, second = two_clock_readings(db)
+                assert first == second
     finally:
         event.remove(pool, "checkout", on_checkout)
     assert len(checkouts) == 1
@@ -79,15 +81,7 @@ def test_a_page_read_closes_a_reply_whose_runner_is_gone_for_good(sessions) -> N
     chat = service.create_session(ALICE)
     result = service.submit_message(ALICE, chat.id, "crash", client_message_id="gone-1")
     wait_until(lambda: model.calls, what="the model call")
-    with unit_of_work(sessions) as db:  # as a dead process would leave it: silent for an hour
-        db.execute(
-            sql(
-                "UPDATE chat_request SET partial_text='half a rep', created_at=now()-interval '1 hour', "
-                "started_at=now()-interval '1 hour', checkpointed_at=now()-interval '1 hour' WHERE id=:id"
-            ),
-            {"id": result.request_id},
-        )
-        db.commit()
+    leave_as_a_dead_process_would(sessions, result.request_id, "half a rep")
     other_process = chat_service(sessions, ScriptedModel())  # where the runner is not running
     page = other_process.page(ALICE, chat.id, PageQuery(20, 10))
     assert page.open_request is None
