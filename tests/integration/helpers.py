@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from persistence.database import unit_of_work
 from services.application import build_application
@@ -104,3 +106,22 @@ def leave_as_a_dead_process_would(sessions, request_id: uuid.UUID, partial_text:
             {"id": request_id, "partial": partial_text},
         )
         db.commit()
+
+
+@contextmanager
+def checkouts_by_this_thread(sessions) -> Iterator[list[object]]:
+    """The connections this thread takes from the pool while the block runs (other threads, such as
+    the turn runner's, are not counted)."""
+    this_thread = threading.get_ident()
+    checkouts: list[object] = []
+
+    def on_checkout(dbapi_connection, record, proxy) -> None:
+        if threading.get_ident() == this_thread:
+            checkouts.append(dbapi_connection)
+
+    pool = sessions.kw["bind"].pool
+    event.listen(pool, "checkout", on_checkout)
+    try:
+        yield checkouts
+    finally:
+        event.remove(pool, "checkout", on_checkout)

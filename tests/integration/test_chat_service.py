@@ -2,7 +2,7 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy import text as sql
 
 from persistence.database import unit_of_work
@@ -13,7 +13,14 @@ from services.errors import SessionNotFound, TurnInProgress
 from services.text import InvalidMessage
 from services.titles import title_from_message
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, BOB, chat_service, wait_for_reply, wait_until
+from tests.integration.helpers import (
+    ALICE,
+    BOB,
+    chat_service,
+    checkouts_by_this_thread,
+    wait_for_reply,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -262,21 +269,10 @@ def test_a_submit_and_its_page_read_take_one_connection_from_the_pool(sessions) 
     model = ScriptedModel()
     service = chat_service(sessions, model)
     model.release.clear()  # the turn's own connection use waits until the submit is counted
-    this_thread = threading.get_ident()
-    checkouts: list[object] = []
-
-    def on_checkout(dbapi_connection, record, proxy) -> None:
-        if threading.get_ident() == this_thread:
-            checkouts.append(dbapi_connection)
-
-    pool = sessions.kw["bind"].pool
-    event.listen(pool, "checkout", on_checkout)
-    try:
+    with checkouts_by_this_thread(sessions) as checkouts:
         result, page = service.submit_and_read_page(
             ALICE, None, "One connection", client_message_id="one-connection-1", query=PageQuery(20, 10)
         )
-    finally:
-        event.remove(pool, "checkout", on_checkout)
     assert len(checkouts) == 1
     assert page is not None
     assert page.messages[0].id == result.user_message_id

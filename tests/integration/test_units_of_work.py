@@ -7,14 +7,20 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from persistence.database import ReadOnlyViolation, one_connection, reading, unit_of_work
 from persistence.orm import ChatRequestRow, ChatSessionRow
 from services.chat import PageQuery
 from services.replies import INTERRUPTED_MESSAGE
 from tests.fakes.models import ScriptedModel
-from tests.integration.helpers import ALICE, chat_service, leave_as_a_dead_process_would, wait_until
+from tests.integration.helpers import (
+    ALICE,
+    chat_service,
+    checkouts_by_this_thread,
+    leave_as_a_dead_process_would,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,25 +53,15 @@ def test_a_reading_unit_refuses_writes_and_stores_nothing(sessions) -> None:
 
 
 def test_units_on_one_connection_share_it_and_the_pool_resets_it_afterwards(sessions) -> None:
-    checkouts: list[object] = []
-
-    def on_checkout(dbapi_connection, record, proxy) -> None:
-        checkouts.append(dbapi_connection)
-
-    pool = sessions.kw["bind"].pool
-    event.listen(pool, "checkout", on_checkout)
-    try:
-        with one_connection(sessions) as connection:
-            with unit_of_work(sessions, on=connection) as db:
-                db.execute(insert(ChatSessionRow).values(id=uuid.uuid4(), owner_id=ALICE.email, title="One"))
-                db.commit()
-            with reading(sessions, on=connection) as db:
-                assert db.scalar(select(func.count()).select_from(ChatSessionRow)) == 1
-            with unit_of_work(sessions, on=connection) as db:  # after a read, a transaction again
-                first, second = two_clock_readings(db)
-                assert first == second
-    finally:
-        event.remove(pool, "checkout", on_checkout)
+    with checkouts_by_this_thread(sessions) as checkouts, one_connection(sessions) as connection:
+        with unit_of_work(sessions, on=connection) as db:
+            db.execute(insert(ChatSessionRow).values(id=uuid.uuid4(), owner_id=ALICE.email, title="One"))
+            db.commit()
+        with reading(sessions, on=connection) as db:
+            assert db.scalar(select(func.count()).select_from(ChatSessionRow)) == 1
+        with unit_of_work(sessions, on=connection) as db:  # after a read, a transaction again
+            first, second = two_clock_readings(db)
+            assert first == second
     assert len(checkouts) == 1
     # Back in the pool, the connection writes in transactions again: two statements, one now().
     with unit_of_work(sessions) as db:
