@@ -178,11 +178,11 @@ def _client_id_use() -> Columns:
     )
     return (
         select(
-            ChatMessageRow.id,
+            ChatMessageRow.id.label("message_id"),
             ChatMessageRow.session_id,
-            ChatSessionRow.owner_id == bindparam(_OWNER),
-            first_request.c.id,
-            first_request.c.status,
+            (ChatSessionRow.owner_id == bindparam(_OWNER)).label("owned_by_caller"),
+            first_request.c.id.label("request_id"),
+            first_request.c.status.label("request_status"),
         )
         .join(ChatSessionRow, ChatSessionRow.id == ChatMessageRow.session_id)
         .outerjoin(first_request, true())
@@ -190,11 +190,33 @@ def _client_id_use() -> Columns:
     )
 
 
+def _client_id_use_from(found: Row[Any] | None) -> ClientIdUse | None:
+    if found is None or found.message_id is None:
+        return None
+    return ClientIdUse(
+        found.message_id,
+        found.session_id,
+        bool(found.owned_by_caller),
+        found.request_id,
+        found.request_status,
+    )
+
+
 @functools.cache
 def _lock_turns_of_user() -> Columns:
     return select(
-        func.pg_advisory_xact_lock(USER_TURNS_LOCK_CLASS, func.hashtext(bindparam(_OWNER, type_=String)))
+        func.pg_advisory_xact_lock(
+            USER_TURNS_LOCK_CLASS, func.hashtext(bindparam(_OWNER, type_=String))
+        ).label("locked")
     )
+
+
+@functools.cache
+def _lock_turns_of_user_and_find_client_id() -> Columns:
+    # The lock is the preserved side of the outer join, so it is taken whether or not the id is found.
+    locked = _lock_turns_of_user().subquery("locked")
+    use = _client_id_use().subquery("use")
+    return select(locked.c.locked, *use.c).select_from(locked.outerjoin(use, true()))
 
 
 @functools.cache
@@ -525,13 +547,11 @@ class MessageRepository:
         """Who holds this client id, if anyone (it is unique across the table), and the request its
         message was sent with: one round trip answers both "is this a replay of my submit?" and "is
         it someone else's id?". A deleted chat's message still holds its id."""
-        found = self._db.execute(
-            _client_id_use(), {_OWNER: self._owner_id, "client_message_id": client_message_id}
-        ).first()
-        if found is None:
-            return None
-        message_id, session_id, owned, request_id, request_status = found
-        return ClientIdUse(message_id, session_id, bool(owned), request_id, request_status)
+        return _client_id_use_from(
+            self._db.execute(
+                _client_id_use(), {_OWNER: self._owner_id, "client_message_id": client_message_id}
+            ).first()
+        )
 
     def list_for_session(self, session_id: uuid.UUID) -> Sequence[ChatMessageRow]:
         return self._db.scalars(
@@ -612,8 +632,22 @@ class RequestRepository:
 
     def lock_turns_of_user(self) -> None:
         """Serialise this user's new turns until the transaction ends, across every app instance,
-        so that two submits at once cannot both pass the per-user limits."""
+        so that two submits at once cannot both pass the per-user limits. Taken before the chat's
+        row lock, by every use case that takes both."""
         self._db.execute(_lock_turns_of_user(), {_OWNER: self._owner_id})
+
+    def lock_turns_of_user_and_find_client_id(self, client_message_id: str) -> ClientIdUse | None:
+        """`lock_turns_of_user`, and in the same round trip `MessageRepository.client_id_use`.
+
+        The lookup's snapshot may be older than the lock (PostgreSQL takes it when the statement
+        starts): a submit with the same id that commits meanwhile is not seen here, and this one's
+        INSERT then meets the unique client id instead, as a submit that raced it always could."""
+        return _client_id_use_from(
+            self._db.execute(
+                _lock_turns_of_user_and_find_client_id(),
+                {_OWNER: self._owner_id, "client_message_id": client_message_id},
+            ).first()
+        )
 
     def turn_state(self, session_id: uuid.UUID, *, silent_after: timedelta, window: timedelta) -> TurnState:
         """What a new turn is checked against, in one round trip: whether the chat already has an

@@ -20,6 +20,7 @@ from persistence.database import one_connection, reading, unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
 from persistence.reconnect import safe_to_repeat
 from persistence.repositories import (
+    ClientIdUse,
     FeedbackRepository,
     MessageRepository,
     RequestRepository,
@@ -85,6 +86,26 @@ class InvalidSettings(UserError):
 
 def _session_view(row: ChatSessionRow) -> SessionView:
     return from_row(SessionView, row)
+
+
+def _replayed(use: ClientIdUse | None) -> SubmitResult | None:
+    """The first result of a submit whose client id is in `use`, if this user made it.
+
+    Raises InvalidMessage when the id is held otherwise (another user's message, or one with no
+    request): never reveal it; treat it as a bad request from this client."""
+    if use is None:
+        return None
+    if not use.owned_by_caller or use.request_id is None:
+        raise InvalidMessage("This message could not be sent. Reload the page and try again.")
+    return SubmitResult(
+        session_id=use.session_id,
+        request_id=use.request_id,
+        user_message_id=use.message_id,
+        duplicate=True,
+        # Client ids are made per page run, so a replay comes from this process: an open request
+        # is either running here (start() returns its buffer) or was never started.
+        waiting_for_runner=use.request_status in OPEN_REQUEST_STATUSES,
+    )
 
 
 class ChatService:
@@ -308,24 +329,8 @@ class ChatService:
             return result, page
 
     def _existing_submission(self, db: Session, user: User, client_message_id: str) -> SubmitResult | None:
-        """The first result of a submit with this client id, if this user made one.
-
-        Raises InvalidMessage when the id is held otherwise (another user's message, or one with no
-        request): never reveal it; treat it as a bad request from this client."""
-        use = MessageRepository(db, owner_id=user.email).client_id_use(client_message_id)
-        if use is None:
-            return None
-        if not use.owned_by_caller or use.request_id is None:
-            raise InvalidMessage("This message could not be sent. Reload the page and try again.")
-        return SubmitResult(
-            session_id=use.session_id,
-            request_id=use.request_id,
-            user_message_id=use.message_id,
-            duplicate=True,
-            # Client ids are made per page run, so a replay comes from this process: an open request
-            # is either running here (start() returns its buffer) or was never started.
-            waiting_for_runner=use.request_status in OPEN_REQUEST_STATUSES,
-        )
+        """The first result of a submit with this client id, if this user made one (see `_replayed`)."""
+        return _replayed(MessageRepository(db, owner_id=user.email).client_id_use(client_message_id))
 
     def _store_submission(
         self,
@@ -341,7 +346,10 @@ class ChatService:
         """One transaction, committed here: the message, its request marked streaming, and what the
         model will be asked (PreparedTurn), so that the turn starts calling the model as soon as this
         commits."""
-        existing = self._existing_submission(db, user, client_message_id)
+        requests = RequestRepository(db, owner_id=user.email)
+        # The user's turn lock first (see _check_turn_allowed), and in the same round trip whether
+        # this is a replay of a submit already stored.
+        existing = _replayed(requests.lock_turns_of_user_and_find_client_id(client_message_id))
         if existing is not None:
             return existing, None
         sessions = SessionRepository(db, owner_id=user.email)
@@ -354,7 +362,6 @@ class ChatService:
         if session is None:
             raise SessionNotFound()
         messages = MessageRepository(db, owner_id=user.email)
-        requests = RequestRepository(db, owner_id=user.email)
         self._check_turn_allowed(requests, session_id)
         retitle = False
         if replacing is not None:
@@ -397,10 +404,10 @@ class ChatService:
 
     def _check_turn_allowed(self, requests: RequestRepository, session_id: uuid.UUID) -> None:
         """A new turn needs the chat to be free and the user within the per-user caps. Checked in the
-        submit's own transaction, with the chat's row locked (by the caller) and then the user's turn
-        lock, so the checks hold across app instances and before any model call."""
-        requests.lock_turns_of_user()
-        # After the lock, so the counts see every turn committed by whoever held it before.
+        submit's own transaction, with the user's turn lock and then the chat's row lock held (by the
+        caller, in that order everywhere, so that two use cases never wait for each other), so the
+        checks hold across app instances and before any model call."""
+        # A statement after the lock's, so the counts see every turn committed by whoever held it before.
         found = requests.turn_state(
             session_id,
             silent_after=timedelta(seconds=self._runner.stale_after_seconds),
@@ -426,10 +433,11 @@ class ChatService:
     def retry(self, user: User, session_id: uuid.UUID) -> SubmitResult:
         """Ask again for a reply to the latest user message (after an error, a stop or an interruption)."""
         with unit_of_work(self._transactions) as db:
+            requests = RequestRepository(db, owner_id=user.email)
+            requests.lock_turns_of_user()
             sessions = SessionRepository(db, owner_id=user.email)
             if sessions.get_for_update(session_id) is None:
                 raise SessionNotFound()
-            requests = RequestRepository(db, owner_id=user.email)
             self._check_turn_allowed(requests, session_id)
             last_user_message_id = MessageRepository(db, owner_id=user.email).last_user_message_id(session_id)
             if last_user_message_id is None:

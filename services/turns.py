@@ -388,12 +388,16 @@ class TurnRunner:
         reaches the model without another transaction in between (bench/load: that transaction was
         about a third of the time the app added to the first token).
         """
-        history = [
-            HistoryMessage(role, content, status)
-            for role, content, status in MessageRepository(db, owner_id=owner_id).list_recent_for_context(
-                session.id, up_to_seq=user_message.seq, limit=CONTEXT_MESSAGE_LIMIT
-            )
-        ]
+        if user_message.seq == 1:
+            # The chat's first message has no history before it: a round trip fewer for every new chat.
+            history = [HistoryMessage(user_message.role, user_message.content, user_message.status)]
+        else:
+            history = [
+                HistoryMessage(role, content, status)
+                for role, content, status in MessageRepository(db, owner_id=owner_id).list_recent_for_context(
+                    session.id, up_to_seq=user_message.seq, limit=CONTEXT_MESSAGE_LIMIT
+                )
+            ]
         chosen = effective_model_settings(
             session, settings=self._settings, default_endpoint=self._models.default_endpoint
         )

@@ -7,7 +7,7 @@ from sqlalchemy import text as sql
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatMessageRow, ChatRequestRow, ChatSessionRow
-from persistence.repositories import MessageRepository, SessionRepository
+from persistence.repositories import MessageRepository, RequestRepository, SessionRepository
 from services.chat import PageQuery
 from services.errors import SessionNotFound, TurnInProgress
 from services.text import InvalidMessage
@@ -170,6 +170,50 @@ def test_sequence_numbers_are_gap_free_with_two_concurrent_writers(sessions) -> 
     assert seqs == list(range(1, 73))
 
 
+def test_a_turn_waiting_for_the_users_turn_lock_holds_no_lock_on_its_chat(sessions) -> None:
+    # Submit and retry take the user's turn lock before the chat's row lock, as every use case that
+    # takes both must: one that held the row while it waited for the turn lock could deadlock with
+    # one that holds the turn lock and wants the row.
+    service = chat_service(sessions, ScriptedModel(["Hi"]))
+    chat = service.submit_message(ALICE, None, "Hello", client_message_id="wait-0").session_id
+    wait_for_reply(service, ALICE, chat)
+    attempts = {
+        "submit": lambda: service.submit_message(ALICE, chat, "Again", client_message_id="wait-1"),
+        "retry": lambda: service.retry(ALICE, chat),
+    }
+    for name, attempt in attempts.items():
+        errors: list[BaseException] = []
+
+        def run(attempt=attempt, errors=errors) -> None:
+            try:
+                attempt()
+            except BaseException as error:
+                errors.append(error)
+
+        with unit_of_work(sessions) as holder:
+            RequestRepository(holder, owner_id=ALICE.email).lock_turns_of_user()
+            waiting = threading.Thread(target=run)
+            waiting.start()
+            with unit_of_work(sessions) as observer:
+                wait_until(
+                    lambda: (
+                        observer.scalar(
+                            sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                        )
+                        == 1
+                    )
+                )
+            with unit_of_work(sessions) as other:
+                other.execute(sql("SET LOCAL lock_timeout = '200ms'"))
+                locked = SessionRepository(other, owner_id=ALICE.email).get_for_update(chat)
+                assert locked is not None, name
+            holder.rollback()
+        waiting.join(timeout=10)
+        assert errors == [], name
+        wait_for_reply(service, ALICE, chat)
+    assert [m.content for m in service.messages(ALICE, chat)] == ["Hello", "Hi", "Again", "Hi", "Hi"]
+
+
 def test_each_message_counts_on_its_chat_with_a_preview_and_the_first_one_names_it(sessions) -> None:
     """The message's INSERT also updates its chat and adds its request (one statement): count,
     preview, title and time on the chat; the request for its reply, started."""
@@ -220,7 +264,8 @@ def test_per_session_model_settings_are_validated_and_used(sessions) -> None:
     assert (effective.endpoint, effective.temperature, effective.max_tokens) == ("my-endpoint", 0.2, 99)
     service.submit_message(ALICE, session.id, "hi", client_message_id="s-1")
     wait_for_reply(service, ALICE, session.id)
-    assert model.calls[0][0].content == "Be terse."
+    # A chat's first message: its prompt is made without reading the chat's history.
+    assert [(m.role, m.content) for m in model.calls[0]] == [("system", "Be terse."), ("user", "hi")]
     assert service.messages(ALICE, session.id)[1].model == "my-endpoint"
 
 
