@@ -24,8 +24,21 @@ View = TypeVar("View")
 def from_row(view: type[View], row: object, **computed: Any) -> View:
     """A view of a database row: each of the view's fields read from the row's attribute of the
     same name, except those given in `computed`. No field is copied by hand."""
-    names = [f.name for f in fields(view)]  # type: ignore[arg-type]
-    return view(**{name: computed[name] if name in computed else getattr(row, name) for name in names})
+    return view(
+        **{name: computed[name] if name in computed else getattr(row, name) for name in _field_names(view)}
+    )
+
+
+# Once per view class: `fields()` walks a class's dataclass fields on every call, and a page run
+# makes a view of every message it shows.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(view: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(view)
+    if names is None:
+        names = _FIELD_NAMES[view] = tuple(f.name for f in fields(view))
+    return names
 
 
 @dataclass(frozen=True)
