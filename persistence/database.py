@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from persistence.reconnect import discard_connection_after_foreign_errors
+from persistence.reconnect import check_connections_at_checkout, discard_connection_after_foreign_errors
 from persistence.schema import DEFAULT_SCHEMA, use_schema_on_every_connection
 
 # libpq's limits on a server that stops answering, so that the action fails instead of hanging:
@@ -45,13 +45,15 @@ def build_engine(
         connect_args={} if maintenance else dict(UNRESPONSIVE_SERVER_LIMITS),
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # Checked at checkout unless the work is safe to repeat (check_connections_at_checkout).
+        pool_pre_ping=False,
         # A connection older than this is replaced: servers and proxies close idle ones.
         pool_recycle=1800,
         # Statement parameters hold user text: keep them out of error messages and logs.
         hide_parameters=True,
     )
     use_schema_on_every_connection(engine, schema, statement_timeout_ms=0 if maintenance else None)
+    check_connections_at_checkout(engine)
     discard_connection_after_foreign_errors(engine)
     return engine
 

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from persistence.database import UNRESPONSIVE_SERVER_LIMITS
-from persistence.reconnect import is_refused_login
+from persistence.reconnect import check_connections_at_checkout, is_refused_login
 
 if TYPE_CHECKING:  # imported for their types only: the SDK is loaded on first use, never at start-up
     from databricks.sdk import WorkspaceClient
@@ -152,10 +152,14 @@ def build_lakebase_engine(
         connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=10,
-        pool_pre_ping=True,  # Lakebase scales to zero and drops idle connections
+        # Lakebase scales to zero and drops idle connections: checked at checkout, unless the work
+        # is safe to repeat (persistence.reconnect.check_connections_at_checkout).
+        pool_pre_ping=False,
         pool_recycle=POOL_RECYCLE_SECONDS,
         hide_parameters=True,
     )
+
+    check_connections_at_checkout(engine)
 
     @event.listens_for(engine, "do_connect")
     def _connect_with_token(

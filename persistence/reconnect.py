@@ -1,8 +1,9 @@
 """Recognise a broken database connection and repeat work that is safe to repeat.
 
 Lakebase scales to zero, restarts computes and rotates credentials; PostgreSQL anywhere can drop a
-connection. `pool_pre_ping` replaces dead pooled connections at checkout; this covers a connection
-that breaks while it is in use.
+connection. Work that is safe to repeat runs again when its connection breaks, at any statement
+(`retry_on_disconnect`); any other work gets a pooled connection that was checked at checkout
+(`check_connections_at_checkout`), so that it cannot fail on one that died while it sat in the pool.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +59,8 @@ def is_connection_error(error: BaseException) -> bool:
 
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    # A socket error can come through unwrapped (seen with the pure-Python pg8000 when
-    # pool_pre_ping met a connection the server terminated): the connection is gone all the same.
+    # A socket error can come through unwrapped (seen with the pure-Python pg8000 when the check
+    # at checkout met a connection the server terminated): the connection is gone all the same.
     if isinstance(error, ConnectionError):
         return True
     code = sqlstate(error)
@@ -65,17 +70,59 @@ def is_connection_error(error: BaseException) -> bool:
     return text in {"InterfaceError", "OperationalError"} and code is None
 
 
+# Set while work that `retry_on_disconnect` repeats is running in this thread (or task).
+_repeatable_work: ContextVar[bool] = ContextVar("repeatable_work", default=False)
+
+
 def retry_on_disconnect(work: Callable[[], R], *, attempts: int = 3, pause_seconds: float = 0.2) -> R:
-    """Run `work` again when the connection broke under it. Only for work that is safe to repeat."""
-    for attempt in range(1, attempts + 1):
+    """Run `work` again when the connection broke under it. Only for work that is safe to repeat.
+
+    Its connections go out of the pool unchecked (see `check_connections_at_checkout`)."""
+    repeatable = _repeatable_work.set(True)
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                return work()
+            except Exception as error:
+                if attempt == attempts or not is_connection_error(error):
+                    raise
+                logger.warning(
+                    "Database connection lost (%s); retrying", sqlstate(error) or type(error).__name__
+                )
+                time.sleep(pause_seconds * attempt)
+        raise AssertionError("unreachable")
+    finally:
+        _repeatable_work.reset(repeatable)
+
+
+def check_connections_at_checkout(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, except for work that is safe to repeat: a pooled connection is
+    checked (a round trip) as it leaves the pool, unless it is new or the work it is for runs under
+    `retry_on_disconnect`, which repeats the work on a new connection if this one died in the pool.
+
+    Every page run and every submit is such work, and under load each round trip is also a wait for
+    the interpreter's lock (bench/load): a page load is one round trip instead of two, a submit one
+    fewer before the model is called. A check that finds the connection dead has the pool replace
+    it, and every connection made before it, as `pool_pre_ping` does."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _remember_it_is_new(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_NEW_CONNECTION] = True
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: object) -> None:
+        if record.info.pop(_NEW_CONNECTION, False) or _repeatable_work.get():
+            return
         try:
-            return work()
-        except Exception as error:
-            if attempt == attempts or not is_connection_error(error):
-                raise
-            logger.warning("Database connection lost (%s); retrying", sqlstate(error) or type(error).__name__)
-            time.sleep(pause_seconds * attempt)
-    raise AssertionError("unreachable")
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise InvalidatePoolError("A pooled connection was closed by the server") from error
+            raise
+
+
+_NEW_CONNECTION = "new_connection"
 
 
 def safe_to_repeat(method: Callable[P, R]) -> Callable[P, R]:

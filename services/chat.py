@@ -88,6 +88,13 @@ def _session_view(row: ChatSessionRow) -> SessionView:
     return from_row(SessionView, row)
 
 
+def _recent(db: Session, user: User, limit: int) -> list[SessionSummary]:
+    return [
+        from_row(SessionSummary, row)
+        for row in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
+    ]
+
+
 def _replayed(use: ClientIdUse | None) -> SubmitResult | None:
     """The first result of a submit whose client id is in `use`, if this user made it.
 
@@ -152,24 +159,20 @@ class ChatService:
 
     @safe_to_repeat
     def recent_sessions(self, user: User, *, limit: int = 20) -> list[SessionSummary]:
-        with unit_of_work(self._transactions) as db:
-            return [
-                from_row(SessionSummary, row)
-                for row in SessionRepository(db, owner_id=user.email).list_recent(limit=limit)
-            ]
+        with reading(self._transactions) as db:
+            return _recent(db, user, limit)
 
     @safe_to_repeat
     def dashboard(self, user: User, *, recent: int = 5) -> Dashboard:
-        with unit_of_work(self._transactions) as db:
+        """The home page's figures and recent chats: one unit, outside a transaction (`reading`)."""
+        with reading(self._transactions) as db:
             week_ago = datetime.now(UTC) - timedelta(days=7)
             repository = SessionRepository(db, owner_id=user.email)
-            sessions_this_week = repository.count_active_since(week_ago)
-            messages_this_week = repository.count_messages_since(week_ago)
-        return Dashboard(
-            sessions_this_week=sessions_this_week,
-            messages_this_week=messages_this_week,
-            recent_sessions=self.recent_sessions(user, limit=recent),
-        )
+            return Dashboard(
+                sessions_this_week=repository.count_active_since(week_ago),
+                messages_this_week=repository.count_messages_since(week_ago),
+                recent_sessions=_recent(db, user, recent),
+            )
 
     def default_model_settings(self) -> EffectiveModelSettings:
         return effective_model_settings(
@@ -513,7 +516,7 @@ class ChatService:
         look_for_open_request: bool,
     ) -> ChatPage:
         sessions = SessionRepository(db, owner_id=user.email)
-        recent = [from_row(SessionSummary, row) for row in sessions.list_recent(limit=query.recent_limit)]
+        recent = _recent(db, user, query.recent_limit)
         if session_id is None:
             return ChatPage(None, recent, None, [], 0, {})
         row = sessions.read(session_id)
