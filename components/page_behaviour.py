@@ -38,6 +38,8 @@ _STYLE = """
   border: 1px solid #c8c8c8; border-radius: 0.4rem; cursor: pointer; opacity: 0;
 }
 [data-testid="stChatMessage"]:hover .chat-copy-button, .chat-copy-button:focus { opacity: 1; }
+/* With a mouse the button shows at the top right on hover: a gutter there keeps it off the words. */
+@media (hover: hover) { [data-testid="stChatMessage"] { padding-right: 5.75rem; } }
 /* On a touch screen the button always shows, at the bottom right, clear of the message's text. */
 @media (hover: none) { .chat-copy-button { opacity: 1; top: auto; bottom: 0.5rem; } }
 </style>

@@ -218,13 +218,35 @@ def test_no_page_has_a_serious_accessibility_violation(streamlit_app, browser, c
     assert not found, json.dumps(found, indent=2)
 
 
+# The words of a message whose boxes the message's Copy button covers.
+WORDS_UNDER_THE_COPY_BUTTON = """(message) => {
+  const button = message.querySelector(".chat-copy-button").getBoundingClientRect();
+  const content = message.querySelector('[data-testid="stChatMessageContent"]');
+  const texts = document.createTreeWalker(content, NodeFilter.SHOW_TEXT);
+  const covered = [];
+  while (texts.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(texts.currentNode);
+    for (const box of range.getClientRects()) {
+      if (box.width && box.left < button.right && box.right > button.left
+          && box.top < button.bottom && box.bottom > button.top) {
+        covered.push(texts.currentNode.textContent.slice(0, 40));
+      }
+    }
+  }
+  return covered;
+}"""
+
+
 def test_esc_stops_a_reply_and_copy_copies_a_message(streamlit_app, browser, clean_db) -> None:
     app = streamlit_app(DEMO_FIRST_TOKEN_DELAY_SECONDS="0.3", DEMO_WORD_DELAY_SECONDS="0.3")
     context, page = open_page(browser, f"{app.url}/chat", "desktop")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
     try:
         wait_until_idle(page)
-        page.get_by_placeholder("Message").fill("Write a long story")
+        # One-letter words fill the question's first line to the right edge, where Copy shows.
+        text = "Write a long story " + " ".join(["a"] * 150)
+        page.get_by_placeholder("Message").fill(text)
         page.keyboard.press("Enter")
         page.get_by_role("button", name="Stop").wait_for(timeout=20_000)
         page.get_by_test_id("stChatMessage").nth(1).get_by_text("demo model").wait_for(timeout=20_000)
@@ -233,8 +255,9 @@ def test_esc_stops_a_reply_and_copy_copies_a_message(streamlit_app, browser, cle
         wait_until_idle(page)
         question = page.get_by_test_id("stChatMessage").first
         question.hover()
+        assert question.evaluate(WORDS_UNDER_THE_COPY_BUTTON) == []
         question.get_by_role("button", name="Copy message").click()
-        assert page.evaluate("navigator.clipboard.readText()") == "Write a long story"
+        assert page.evaluate("navigator.clipboard.readText()") == text
         shoot(page, "esc-stopped-and-copied-desktop")
     finally:
         context.close()
