@@ -76,6 +76,14 @@ class PageQuery:
     message_limit: int
 
 
+@dataclass(frozen=True)
+class _NewChat:
+    """A chat a submit made, as the page draws it right after: the question is all there is."""
+
+    session: SessionView
+    question: MessageView
+
+
 class TurnLimitReached(UserError):
     """A per-user limit refused a new turn; the message says when to try again."""
 
@@ -282,8 +290,9 @@ class ChatService:
         on the submit's own connection, kept across the commit, and outside a transaction: no second
         checkout, no liveness check, no BEGIN and no ROLLBACK, four round trips fewer while every
         other page run competes for the same core (bench/load). The turn may end while the page
-        reads, so its reply may be among the messages. The page is None when nothing new was stored
-        (a replayed submit): read it with `page` then."""
+        reads, so its reply may be among the messages. A chat the submit made is not read back: it
+        holds the question alone, and only the sidebar's chats are read. The page is None when
+        nothing new was stored (a replayed submit): read it with `page` then."""
         return self._submit(user, session_id, text, client_message_id, replacing=replacing, read_page=query)
 
     def _submit(
@@ -308,7 +317,7 @@ class ChatService:
         with one_connection(self._transactions) as connection:
             with unit_of_work(self._transactions, on=connection) as db:
                 try:
-                    result, prepared = self._store_submission(
+                    result, prepared, new_chat = self._store_submission(
                         db, user, session_id, checked.text, client_message_id, notices, replacing=replacing
                     )
                 except IntegrityError:
@@ -317,7 +326,7 @@ class ChatService:
                     existing = self._existing_submission(db, user, client_message_id)
                     if existing is None:
                         raise
-                    result, prepared = existing, None
+                    result, prepared, new_chat = existing, None, None
             if not result.duplicate or result.waiting_for_runner:
                 # start() is idempotent in this process: a replay of a submit whose first attempt
                 # committed (then lost its connection) starts the turn only if it is not running.
@@ -327,6 +336,11 @@ class ChatService:
             if read_page is None or result.duplicate:
                 return result, None
             with reading(self._transactions, on=connection) as db:
+                if new_chat is not None:
+                    # The chat this submit made holds its question and nothing rated: of the page,
+                    # only the sidebar's chats are read (three round trips fewer on a first turn).
+                    recent = _recent(db, user, read_page.recent_limit)
+                    return result, ChatPage(new_chat.session, recent, None, [new_chat.question], 0, {})
                 # The page run already holds this turn's buffer: no open request to look for.
                 page = self._read_page(db, user, result.session_id, read_page, look_for_open_request=False)
             return result, page
@@ -345,18 +359,19 @@ class ChatService:
         notices: list[str],
         *,
         replacing: int | None = None,
-    ) -> tuple[SubmitResult, PreparedTurn | None]:
+    ) -> tuple[SubmitResult, PreparedTurn | None, _NewChat | None]:
         """One transaction, committed here: the message, its request marked streaming, and what the
         model will be asked (PreparedTurn), so that the turn starts calling the model as soon as this
-        commits."""
+        commits. With no `session_id`, also the chat it made, as the page draws it."""
         requests = RequestRepository(db, owner_id=user.email)
         # The user's turn lock first (see _check_turn_allowed), and in the same round trip whether
         # this is a replay of a submit already stored.
         existing = _replayed(requests.lock_turns_of_user_and_find_client_id(client_message_id))
         if existing is not None:
-            return existing, None
+            return existing, None, None
         sessions = SessionRepository(db, owner_id=user.email)
         session: ChatSessionRow | None
+        created = session_id is None
         if session_id is None:
             session = sessions.add(self._new_session_row())
             session_id = session.id
@@ -403,7 +418,15 @@ class ChatService:
             duplicate=False,
             notices=notices,
         )
-        return result, prepared
+        new_chat = None
+        if created:
+            # Every column of the new chat is known here without reading it back: its times are
+            # this transaction's now(), like the message's, which the append returned.
+            new_chat = _NewChat(
+                from_row(SessionView, session, created_at=message.created_at, updated_at=message.created_at),
+                message_view(message),
+            )
+        return result, prepared, new_chat
 
     def _check_turn_allowed(self, requests: RequestRepository, session_id: uuid.UUID) -> None:
         """A new turn needs the chat to be free and the user within the per-user caps. Checked in the

@@ -284,6 +284,8 @@ def test_a_submit_can_read_the_page_as_it_is_after_it(sessions) -> None:
     assert [item.id for item in page.recent][:1] == [first.session_id]
     assert [(m.role, m.content) for m in page.messages] == [("user", "First question")]
     assert (page.earlier, page.open_request) == (0, None)
+    # Made from what the submit wrote, without reading the chat back: the same as a read of it.
+    assert page == service.page(ALICE, first.session_id, PageQuery(20, 2), look_for_open_request=False)
     model.release.set()
     wait_for_reply(service, ALICE, first.session_id)
 
@@ -335,21 +337,23 @@ def test_the_model_is_called_before_the_page_is_read(sessions) -> None:
     transaction holds the ratings table), the model has already been asked."""
     model = ScriptedModel()
     service = chat_service(sessions, model)
+    chat = service.submit_message(ALICE, None, "First question", client_message_id="early-0").session_id
+    wait_for_reply(service, ALICE, chat)
     read: list[object] = []
     with unit_of_work(sessions) as blocker:
         blocker.execute(sql("LOCK TABLE feedback IN ACCESS EXCLUSIVE MODE"))
         submitting = threading.Thread(
             target=lambda: read.append(
                 service.submit_and_read_page(
-                    ALICE, None, "Quick question", client_message_id="early-1", query=PageQuery(20, 10)
+                    ALICE, chat, "Quick question", client_message_id="early-1", query=PageQuery(20, 10)
                 )
             )
         )
         submitting.start()
-        wait_until(lambda: model.calls, what="the model call")
+        wait_until(lambda: len(model.calls) == 2, what="the model call")
         assert not read  # the page read is still waiting for the lock
     submitting.join(10)
     ((result, page),) = read
     assert page is not None
-    assert page.messages[0].id == result.user_message_id
+    assert page.messages[-1].id == result.user_message_id
     wait_for_reply(service, ALICE, result.session_id)

@@ -6,6 +6,7 @@ from sqlalchemy import event
 
 from persistence.database import unit_of_work
 from persistence.orm import ChatRequestRow
+from services.chat import PageQuery
 from services.errors import UserError
 from services.model_clients.port import ModelError, ModelErrorKind
 from tests.fakes.models import ScriptedModel
@@ -272,9 +273,16 @@ def test_a_submit_is_five_statements_and_a_new_chats_first_is_four(sessions) -> 
             sent.append(statements.counts[threading.current_thread().name] - before)
             session_id = result.session_id
             wait_for_reply(service, ALICE, session_id)
+        # A new chat's page after its submit: only the sidebar's chats are read.
+        before = statements.counts[threading.current_thread().name]
+        result, _ = service.submit_and_read_page(
+            ALICE, None, "A new chat", client_message_id="n-new", query=PageQuery(20, 50)
+        )
+        sent.append(statements.counts[threading.current_thread().name] - before)
+        wait_for_reply(service, ALICE, result.session_id)
     finally:
         statements.close()
-    assert sent == [4, 5]
+    assert sent == [4, 5, 5]
 
 
 def test_the_runner_hands_the_stored_reply_to_the_page(sessions) -> None:
