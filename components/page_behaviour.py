@@ -25,6 +25,19 @@ _STYLE = """
 [data-testid="stSidebar"] [class*="st-key-open-"] button p {
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
 }
+/* The recent chats (components.session_list): a chat's title button, then its ⋯ button, on one
+   row of a two-column grid; the date headings span both columns. */
+[data-testid="stSidebar"] .st-key-recent-chats {
+  display: grid; grid-template-columns: minmax(0, 1fr) auto; align-items: center;
+}
+[data-testid="stSidebar"] .st-key-recent-chats
+  > :not([class*="st-key-open-"]):not([class*="st-key-actions-"]) {
+  grid-column: 1 / -1;
+}
+[data-testid="stSidebar"] .st-key-recent-chats
+  > :not([class*="st-key-open-"]):not([class*="st-key-actions-"]):not(:first-child) {
+  margin-top: 0.5rem;
+}
 [data-testid="stChatMessage"] { position: relative; }
 /* The Stop button of the reply being written: centred just above the message box. */
 [class*="st-key-stop-"] {
@@ -106,7 +119,8 @@ _SCRIPT = r"""
   };
   const nameChatActions = () => {
     for (const holder of document.querySelectorAll('[data-testid="stSidebar"] [class*="st-key-actions-"]')) {
-      const title = holder.parentElement.querySelector('[class*="st-key-open-"] button p');
+      // The chat's title button is the one just before it in the list's grid.
+      const title = holder.previousElementSibling?.querySelector("button p");
       const name = title ? `Actions for ${title.innerText.trim()}` : "Chat actions";
       // Streamlit draws the button twice (with its tooltip, and without for touch screens).
       for (const button of holder.querySelectorAll("button")) {
