@@ -52,9 +52,11 @@ _STYLE = """
 }
 [data-testid="stChatMessage"]:hover .chat-copy-button, .chat-copy-button:focus { opacity: 1; }
 /* With a mouse the button shows at the top right on hover: a gutter there keeps it off the words. */
-@media (hover: hover) { [data-testid="stChatMessage"] { padding-right: 5.75rem; } }
-/* On a touch screen the button always shows, at the bottom right, clear of the message's text. */
-@media (hover: none) { .chat-copy-button { opacity: 1; top: auto; bottom: 0.5rem; } }
+@media (hover: hover) and (min-width: 40rem) { [data-testid="stChatMessage"] { padding-right: 5.75rem; } }
+/* On a touch screen, or in a window too narrow to spare the gutter, the button sits at the bottom
+   right, by the message's actions, clear of its text; on a touch screen it always shows. */
+@media (hover: none), (max-width: 39.99rem) { .chat-copy-button { top: auto; bottom: 0.5rem; } }
+@media (hover: none) { .chat-copy-button { opacity: 1; } }
 </style>
 """
 
