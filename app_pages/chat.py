@@ -7,7 +7,7 @@ import streamlit as st
 from components import state
 from components.action_notice import render_action_notice
 from components.feedback import render_feedback
-from components.frame import APP_TITLE
+from components.frame import set_page_config
 from components.markup import message_markdown, plain
 from components.messages import render_messages, render_reply_footer, render_streaming_reply
 from components.runtime import application_or_stop, current_user_or_stop
@@ -266,7 +266,7 @@ if flash:
 # -- header: one line, with the chat's details in a small menu --------------------------------------
 render_action_notice(app.history, user)  # archived or deleted just now: Undo
 title = plain(session.title) if session else "New chat"
-st.set_page_config(page_title=f"{session.title if session else 'New chat'} · {APP_TITLE}")  # plain text
+set_page_config(session.title if session else "New chat")  # (a tab's title is plain text)
 model_client = app.models.client_for(effective.endpoint)
 # A row that stays one row on a phone (columns would stack): the title, then the menu at the right.
 with st.container(horizontal=True, vertical_alignment="center", wrap=False, gap="small"):

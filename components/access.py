@@ -13,22 +13,45 @@ from services.identity import ACCESS_TOKEN_HEADER, IDENTITY_HEADERS, IdentityErr
 from services.views import User
 
 
-def settings_or_stop() -> Settings:
+class CannotServe(Exception):
+    """The app cannot serve this visitor: its settings are invalid, or the visitor's identity is
+    missing or not to be trusted. The message says what to do, for the page to show."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+def settings_or_raise() -> Settings:
     try:
         return get_settings()
     except ValidationError as error:
-        st.error(
+        raise CannotServe(
             describe_settings_error(error) + " Fix it in the environment or `.env`, then restart the app."
-        )
-        st.stop()
+        ) from None
 
 
-def current_user_or_stop(settings: Settings) -> User:
+def current_user_or_raise(settings: Settings) -> User:
     try:
         # get_all keeps a repeated header visible, so that identity fails closed on it.
         names = (*IDENTITY_HEADERS, ACCESS_TOKEN_HEADER) if settings.model_calls_as_user else IDENTITY_HEADERS
         headers = {name: st.context.headers.get_all(name) for name in names}
         return resolve_user(headers, settings)
     except IdentityError as error:
-        st.error(error.user_message)
+        raise CannotServe(error.user_message) from None
+
+
+def settings_or_stop() -> Settings:
+    try:
+        return settings_or_raise()
+    except CannotServe as problem:
+        st.error(problem.user_message)
+        st.stop()
+
+
+def current_user_or_stop(settings: Settings) -> User:
+    try:
+        return current_user_or_raise(settings)
+    except CannotServe as problem:
+        st.error(problem.user_message)
         st.stop()

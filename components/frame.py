@@ -16,6 +16,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
+from components import state
 from components.heap import freeze_what_imports_made
 from components.page_behaviour import add_page_behaviour
 
@@ -64,15 +65,25 @@ def _menu_pages(*, is_admin: bool) -> tuple[StreamlitPage, ...]:
     )
 
 
+def set_page_config(title: str | None = None) -> None:
+    """The tab's title, icon and layout, in one message: sent on every run (a new run resets the
+    icon). A page that knows a better title than the menu's sets it again (the chat page)."""
+    page_title = f"{title} · {APP_TITLE}" if title else APP_TITLE
+    st.set_page_config(page_title=page_title, page_icon=FAVICON_URL, layout="wide")
+
+
 def run_frame() -> None:
     """Home.py's body: draw the navigation, then run the page the URL asks for."""
-    st.set_page_config(page_icon=FAVICON_URL, layout="wide")
-    from components.access import current_user_or_stop, settings_or_stop
+    from components.access import CannotServe, current_user_or_raise, settings_or_raise
 
-    user = current_user_or_stop(settings_or_stop())
+    try:
+        user = current_user_or_raise(settings_or_raise())
+    except CannotServe as problem:  # the page says so, in the app's own frame
+        set_page_config()
+        st.error(problem.user_message)
+        st.stop()
     page = _menu(is_admin=user.is_admin)
-    # Each tab names its page; the chat page names its chat instead.
-    st.set_page_config(page_title=f"{page.title} · {APP_TITLE}")
+    set_page_config(page.title)
     # The runtime pulls in the database and model libraries: imported only after the menu is out,
     # under a spinner, which shows only when this takes over half a second (the first visit after a
     # start): never a blank page.
@@ -82,8 +93,12 @@ def run_frame() -> None:
 
         application_or_stop()  # starts the database and applies migrations once per process
     _application_built = True
-    with st.sidebar:
-        add_page_behaviour()
+    if not state.page_behaviour_delivered():
+        # Marked now: after st.stop() a run can no longer write its state. The element mounts as it
+        # arrives, and no page reruns itself before the tab has shown its first run.
+        state.set_page_behaviour_delivered()
+        with st.sidebar:
+            add_page_behaviour()
     try:
         page.run()
     finally:  # also after st.stop() and st.rerun(), which end a run by raising

@@ -191,6 +191,18 @@ def set_pending_delete(session_id: uuid.UUID | None) -> None:
     st.session_state[_HISTORY_PENDING_DELETE] = session_id
 
 
+_PAGE_BEHAVIOUR_DELIVERED = "page_behaviour_delivered"
+
+
+def page_behaviour_delivered() -> bool:
+    """Whether this tab has the page's browser-side behaviour (components.page_behaviour) already."""
+    return bool(st.session_state.get(_PAGE_BEHAVIOUR_DELIVERED, False))
+
+
+def set_page_behaviour_delivered() -> None:
+    st.session_state[_PAGE_BEHAVIOUR_DELIVERED] = True
+
+
 # -- admin ------------------------------------------------------------------------------------------
 _ADMIN_VIEWING = "admin_viewing_session"
 

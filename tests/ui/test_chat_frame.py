@@ -209,3 +209,30 @@ def test_every_run_navigates_with_its_own_copies_of_the_menu_pages(open_app, mon
         assert not any(page is template for page, template in zip(pages, templates, strict=True))
     assert not set(map(id, handed[0])) & set(map(id, handed[1]))
     assert not any(template._can_be_called for template in templates)
+
+
+def page_behaviour_sent(app) -> bool:
+    return any(
+        element.type == "html" and "__chatAppBehaviour" in element.proto.body for element in app.sidebar
+    )
+
+
+def test_a_tab_is_sent_the_page_behaviour_once(open_app) -> None:
+    """The browser-side behaviour (components.page_behaviour) sets itself up in the tab's document and
+    stays there: the tab's first run carries it, later runs do without it, and a new tab gets it."""
+    app = open_app(CHAT_PAGE)
+    assert page_behaviour_sent(app)
+    send(app, "Hello there")
+    assert not page_behaviour_sent(app.run())
+    assert page_behaviour_sent(open_app(CHAT_PAGE))
+
+
+def test_settings_the_app_cannot_run_with_are_shown_in_its_frame(open_app, app_env) -> None:
+    """The frame refuses to serve, and says why, before anything else runs."""
+    app_env.setenv("MAX_TURNS_PER_MINUTE_PER_USER", "many")
+    get_settings.cache_clear()
+    app = open_app(CHAT_PAGE)
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "MAX_TURNS_PER_MINUTE_PER_USER" in app.error[0].value
+    assert not app.chat_input  # nothing of the page ran
