@@ -4,7 +4,7 @@ import uuid
 
 import streamlit as st
 
-from components import state
+from components import send_priority, state
 from components.action_notice import render_action_notice
 from components.feedback import render_feedback
 from components.frame import set_page_config
@@ -104,25 +104,29 @@ except UserError as error:
     _refuse_link(error)
 
 if prompt is not None:
-    try:
-        # The service checks that the chat is this user's; a new chat is made with the message.
-        # The page as it is after the submit is read on the submit's connection, once the model is called.
-        result, page_after_submit = chat.submit_and_read_page(
-            user,
-            session_id,
-            prompt,
-            client_message_id=str(uuid.uuid4()),
-            query=_page_query(session_id),
-        )
-        session_id = result.session_id
-        submitted_request_id, submitted_user_message_id = result.request_id, result.user_message_id
-        submission_problems += [("warning", notice) for notice in result.notices]
-    except UserError as error:
-        # Refused, so nothing was saved: the text is shown back, never lost.
-        submission_problems.append(
-            ("warning" if isinstance(error, TurnInProgress) else "error", error.user_message)
-        )
-        refused_text = prompt if prompt.strip() else None
+    with send_priority.sending():
+        try:
+            # The service checks that the chat is this user's; a new chat is made with the message.
+            # The page as it is after the submit is read on the submit's connection, once the model is called.
+            result, page_after_submit = chat.submit_and_read_page(
+                user,
+                session_id,
+                prompt,
+                client_message_id=str(uuid.uuid4()),
+                query=_page_query(session_id),
+            )
+            session_id = result.session_id
+            submitted_request_id, submitted_user_message_id = result.request_id, result.user_message_id
+            submission_problems += [("warning", notice) for notice in result.notices]
+        except UserError as error:
+            # Refused, so nothing was saved: the text is shown back, never lost.
+            submission_problems.append(
+                ("warning" if isinstance(error, TurnInProgress) else "error", error.user_message)
+            )
+            refused_text = prompt if prompt.strip() else None
+    if submitted_request_id is not None:
+        # Its model call is out: the page is drawn once every message sent with it has gone out too.
+        send_priority.let_sends_go_first()
 
 
 # -- one read of everything the page draws ---------------------------------------------------------------

@@ -11,8 +11,9 @@ import pytest
 import streamlit as st
 from sqlalchemy import text
 
-from components import frame, heap
+from components import frame, heap, send_priority
 from components.runtime import cached_application
+from services.chat import ChatService
 from services.config import get_settings
 from services.views import User
 from tests.seed import add_session
@@ -236,3 +237,25 @@ def test_settings_the_app_cannot_run_with_are_shown_in_its_frame(open_app, app_e
     assert len(app.error) == 1
     assert "MAX_TURNS_PER_MINUTE_PER_USER" in app.error[0].value
     assert not app.chat_input  # nothing of the page ran
+
+
+def test_a_run_that_sends_counts_as_sending_until_its_model_call_is_out(open_app, monkeypatch) -> None:
+    """components.send_priority: the chat page holds other runs' drawing while it submits, and draws
+    its own page only after waiting for theirs; a refused message does not wait."""
+    seen: list[str] = []
+    submit = ChatService.submit_and_read_page
+
+    def recording_submit(*args: object, **kwargs: object):
+        seen.append(f"submit while {send_priority.runs_sending()} sending")
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(ChatService, "submit_and_read_page", recording_submit)
+    monkeypatch.setattr(send_priority, "let_sends_go_first", lambda: seen.append("waited") or True)
+    app = open_app(CHAT_PAGE)
+    send(app, "Hello there")
+    assert seen == ["submit while 1 sending", "waited"]
+    assert send_priority.runs_sending() == 0
+    seen.clear()
+    send(app, "x" * (get_settings().max_message_chars + 1))  # refused: too long
+    assert seen == ["submit while 1 sending"]
+    assert app.error or app.warning
