@@ -14,7 +14,7 @@ from persistence.database import session_factory
 from persistence.migrate import apply_migrations
 from persistence.reconnect import INSUFFICIENT_PRIVILEGE, is_connection_error, retry_on_disconnect, sqlstate
 from services.admin import AdminService
-from services.chat import ChatService
+from services.chat import ChatService, PageQuery
 from services.chat_files import ChatFiles
 from services.config import Settings
 from services.database import open_database
@@ -111,9 +111,15 @@ def configure_logging(settings: Settings) -> None:
 WARM_CONNECTIONS = 4
 
 
-def _warm_up(engine: Engine, models: ModelClientFactory) -> None:
-    """Fill part of the connection pool and prepare the model client, in the background: the first
-    turn after a start should be as quick as the next. Failures are left to the first real use."""
+# What the warm-up reads a chat page with: the sidebar's chats and one step of messages (the sizes
+# do not change the statements, only their parameters).
+WARM_UP_PAGE = PageQuery(recent_limit=20, message_limit=50)
+
+
+def _warm_up(engine: Engine, models: ModelClientFactory, chat: ChatService) -> None:
+    """Fill part of the connection pool, prepare the model client and run a turn's statements once
+    (ChatService.warm_up), in the background: the first turn after a start should be as quick as the
+    next. Failures are left to the first real use."""
     connections = []
     try:
         for _ in range(WARM_CONNECTIONS):  # far below the pool's size (persistence.database)
@@ -124,6 +130,10 @@ def _warm_up(engine: Engine, models: ModelClientFactory) -> None:
         for connection in connections:
             connection.close()  # back into the pool, open
     models.warm_up()
+    try:
+        chat.warm_up(WARM_UP_PAGE)
+    except Exception as error:
+        logger.info("Warming up a turn's statements stopped: %s", type(error).__name__)
 
 
 def build_application(settings: Settings) -> Application:
@@ -155,8 +165,6 @@ def build_application(settings: Settings) -> Application:
         transactions=transactions, models=models, endpoints=endpoints, settings=settings, extension=extension
     )
     runner.recover_interrupted()
-    warm_up = threading.Thread(target=_warm_up, args=(engine, models), name="warm-up", daemon=True)
-    warm_up.start()
     trace_feedback = None
     if uses_workspace:
         # Learn the default endpoint's task now, in the background, so the first turn need not.
@@ -168,6 +176,8 @@ def build_application(settings: Settings) -> Application:
     chat = ChatService(
         transactions=transactions, runner=runner, models=models, endpoints=endpoints, settings=settings
     )
+    warm_up = threading.Thread(target=_warm_up, args=(engine, models, chat), name="warm-up", daemon=True)
+    warm_up.start()
     history = HistoryService(transactions=transactions)
     purger = DeletedChatPurger(history)
     purger.start()

@@ -2,9 +2,10 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import CacheStats
 
-from persistence.database import unit_of_work
+from persistence.database import build_engine, session_factory, unit_of_work
 from persistence.orm import ChatRequestRow
 from services.chat import PageQuery
 from services.errors import UserError
@@ -312,3 +313,41 @@ def test_a_replayed_submit_starts_a_turn_its_first_attempt_never_started(session
         ("user", "Still there?"),
         ("assistant", "Answered"),
     ]
+
+
+def test_a_warm_up_leaves_nothing_behind_and_builds_the_first_turns_statements(
+    clean_db, database_url
+) -> None:
+    """ChatService.warm_up runs a new chat's turn, the turn after it and a chat page once, and rolls
+    them back: afterwards the database holds nothing of it, and the first real turns and pages build
+    no SQL (SQLAlchemy keeps what it built per engine, so this test has an engine of its own)."""
+    engine = build_engine(database_url)
+    built: list[str] = []
+    page_run = threading.current_thread().name
+
+    def note_built(_connection, _cursor, statement, _parameters, context, _executemany) -> None:
+        if threading.current_thread().name == page_run and context.cache_hit is CacheStats.CACHE_MISS:
+            built.append(statement.split("\n", 1)[0][:60])
+
+    try:
+        service = chat_service(session_factory(engine), ScriptedModel(["Hi"]))
+        service.warm_up(PageQuery(20, 50))
+        with clean_db.connect() as connection:
+            for table in ("chat_session", "chat_message", "chat_request", "feedback"):
+                assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+        event.listen(engine, "before_cursor_execute", note_built)
+        query = PageQuery(20, 50)
+        first, _ = service.submit_and_read_page(ALICE, None, "Hello", client_message_id="w-1", query=query)
+        wait_for_reply(service, ALICE, first.session_id)
+        service.submit_and_read_page(ALICE, first.session_id, "Again", client_message_id="w-2", query=query)
+        wait_for_reply(service, ALICE, first.session_id)
+        service.page(ALICE, first.session_id, query)
+        assert built == []
+        assert [m.content for m in service.messages(ALICE, first.session_id)] == [
+            "Hello",
+            "Hi",
+            "Again",
+            "Hi",
+        ]
+    finally:
+        engine.dispose()
