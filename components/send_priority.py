@@ -7,8 +7,8 @@ conversation). Drawing costs more CPU than the sending, and the model answers on
 asked: if the runs that have sent already draw while others are still sending, the last model call
 goes out late and so does its first token. Waiting costs the waiting run nothing it would notice,
 since its own reply is at least the model's time to first token away. Ten messages sent at once
-(bench/load's client, ten tabs, eight such bursts): the slowest first text of a burst 225 -> 209 ms
-at the median, against about 145 for a bare Streamlit page.
+(bench/load's client, ten tabs, sixteen such bursts): the slowest first text of a burst 225 -> 211
+ms at the median, against about 145 for a bare Streamlit page (README, "Under load").
 
 The wait is bounded (`SENDS_FIRST_SECONDS`), so a run never waits on a stuck submit for long, nor
 forever under a steady stream of sends.
