@@ -42,6 +42,9 @@ _STYLE = """
   > :not([class*="st-key-open-"]):not([class*="st-key-actions-"]):not(:first-child) {
   margin-top: 0.5rem;
 }
+/* The element that carried this style and its script (components.page_behaviour): it shows nothing,
+   and hidden it takes no gap at the top of the sidebar, so nothing moves when it is gone. */
+[data-testid="stElementContainer"]:has(script[data-chat-app-behaviour]) { display: none; }
 [data-testid="stChatMessage"] { position: relative; }
 /* The Stop button of the reply being written: centred just above the message box. */
 [class*="st-key-stop-"] {
@@ -64,7 +67,7 @@ _STYLE = """
 """
 
 _SCRIPT = r"""
-<script>
+<script data-chat-app-behaviour>
 (() => {
   if (window.__chatAppBehaviour) return;
   window.__chatAppBehaviour = true;
