@@ -437,10 +437,10 @@ class ChatService:
 
     def warm_up(self, query: PageQuery) -> None:
         """Run the statements of a new chat's first turn, of the turn after it and of a chat page
-        once, in one transaction that is rolled back: nothing is left behind. SQLAlchemy builds a
-        statement's SQL on its first use in a process, and without this the first users after every
-        start paid for it (bench/load's single user: a new chat's submit took 19 ms of CPU instead
-        of 3, the next turn 10 instead of 3). Its chat belongs to `WARM_UP_OWNER`, no one's address."""
+        once, in one transaction that is rolled back (nothing is left behind), then the home page's.
+        SQLAlchemy builds a statement's SQL on its first use in a process, and without this the first
+        users after every start paid for it (bench/load's single user: a new chat's submit took 19 ms
+        of CPU instead of 3, the next turn 10 instead of 3). Its chat belongs to `WARM_UP_OWNER`."""
         user = User(WARM_UP_OWNER)
         with unit_of_work(self._transactions) as db:
             first, _, _ = self._store_submission(
@@ -452,6 +452,7 @@ class ChatService:
             self._store_submission(db, user, first.session_id, "Warm-up", str(uuid.uuid4()), [], commit=False)
             self._read_page(db, user, first.session_id, query, look_for_open_request=True)
             _recent(db, user, query.recent_limit)
+        self.dashboard(user)  # the home page, every visit's first page (nothing to show for this owner)
 
     def _check_turn_allowed(self, requests: RequestRepository, session_id: uuid.UUID) -> None:
         """A new turn needs the chat to be free and the user within the per-user caps. Checked in the

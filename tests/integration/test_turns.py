@@ -319,8 +319,9 @@ def test_a_warm_up_leaves_nothing_behind_and_builds_the_first_turns_statements(
     clean_db, database_url
 ) -> None:
     """ChatService.warm_up runs a new chat's turn, the turn after it and a chat page once, and rolls
-    them back: afterwards the database holds nothing of it, and the first real turns and pages build
-    no SQL (SQLAlchemy keeps what it built per engine, so this test has an engine of its own)."""
+    them back, then reads a home page: afterwards the database holds nothing of it, and the first
+    real turns and pages build no SQL (SQLAlchemy keeps what it built per engine, so this test has an
+    engine of its own)."""
     engine = build_engine(database_url)
     built: list[str] = []
     page_run = threading.current_thread().name
@@ -342,6 +343,7 @@ def test_a_warm_up_leaves_nothing_behind_and_builds_the_first_turns_statements(
         service.submit_and_read_page(ALICE, first.session_id, "Again", client_message_id="w-2", query=query)
         wait_for_reply(service, ALICE, first.session_id)
         service.page(ALICE, first.session_id, query)
+        service.dashboard(ALICE)
         assert built == []
         assert [m.content for m in service.messages(ALICE, first.session_id)] == [
             "Hello",
