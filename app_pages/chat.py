@@ -125,7 +125,7 @@ if prompt is not None:
             )
             refused_text = prompt if prompt.strip() else None
     if submitted_request_id is not None:
-        # Its model call is out: the page is drawn once every message sent with it has gone out too.
+        # Its turn is with the runner: the page is drawn once every message sent with it is too.
         send_priority.let_sends_go_first()
 
 

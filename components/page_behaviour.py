@@ -152,5 +152,5 @@ _PAGE_BEHAVIOUR = _SCRIPT.replace("__STYLE__", json.dumps(_STYLE).replace("<", "
 
 
 def add_page_behaviour() -> None:
-    """The tab's behaviour, once it has been delivered to the tab (see run_frame)."""
+    """Send the tab its behaviour; run_frame sends it once per tab."""
     st.html(_PAGE_BEHAVIOUR, unsafe_allow_javascript=True, width="content")
