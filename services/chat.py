@@ -152,7 +152,15 @@ class ChatService:
 
     def _new_session_row(self) -> ChatSessionRow:
         # The model is recorded when the chat starts: the chat keeps it if the default changes later.
-        return ChatSessionRow(title=DEFAULT_TITLE, model_endpoint=self._models.default_endpoint)
+        # Every column a turn reads is set, for a row that is never loaded (_store_submission).
+        return ChatSessionRow(
+            id=uuid.uuid4(),
+            title=DEFAULT_TITLE,
+            model_endpoint=self._models.default_endpoint,
+            message_count=0,
+            title_is_custom=False,
+            pinned=False,
+        )
 
     def create_session(self, user: User) -> SessionView:
         with unit_of_work(self._transactions) as db:
@@ -379,7 +387,9 @@ class ChatService:
         session: ChatSessionRow | None
         created = session_id is None
         if session_id is None:
-            session = sessions.add(self._new_session_row())
+            # Made by the message's statement below, with the message (outside the ORM session).
+            session = self._new_session_row()
+            session.owner_id = user.email
             session_id = session.id
         else:
             session = sessions.get_for_update(session_id)
@@ -412,9 +422,10 @@ class ChatService:
             ),
             new_title=new_title,
             request_id=request_id,
+            new_chat=session if created else None,
         )
         if new_title is not None:
-            set_committed_value(session, "title", new_title)  # stored by append's UPDATE
+            set_committed_value(session, "title", new_title)  # stored by the append
         prepared = self._runner.prepare_turn(db, owner_id=user.email, session=session, user_message=message)
         if commit:
             db.commit()
