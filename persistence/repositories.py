@@ -304,7 +304,7 @@ def _append_message(shape: InsertShape, with_title: bool, with_request: bool, ne
     titled = {"title": bindparam("title", type_=sessions.c.title.type)} if with_title else {}
     preview = func.left(bindparam("preview", type_=MESSAGES.c.content.type), PREVIEW_CHARS)
     if new_chat:
-        given: dict[str, Any] = {
+        given: dict[str, object] = {
             "id": bindparam("v_session_id", type_=sessions.c.id.type),
             "owner_id": bindparam("chat_owner", type_=sessions.c.owner_id.type),
             "model_endpoint": bindparam("chat_model", type_=sessions.c.model_endpoint.type),
@@ -312,14 +312,12 @@ def _append_message(shape: InsertShape, with_title: bool, with_request: bool, ne
             "last_message_preview": preview,
             **titled,
         }
-        # The columns with a default in Python, which SQLAlchemy leaves out of an INSERT in a WITH
-        # clause (see _with_scalar_defaults): their defaults, as constants.
-        defaults = {
-            column.key: literal(column.default.arg, type_=column.type)
-            for column in sessions.columns
-            if column.key not in given and isinstance(column.default, ScalarElementColumnDefault)
+        # With the columns whose defaults are in Python (_with_scalar_defaults), as constants.
+        values = {
+            key: value if key in given else literal(value, type_=sessions.c[key].type)
+            for key, value in _with_scalar_defaults(sessions, given).items()
         }
-        counted = insert(sessions).values(**given, **defaults).returning(sessions.c.id).cte("counted")
+        counted = insert(sessions).values(**values).returning(sessions.c.id).cte("counted")
     else:
         counted = (
             update(sessions)
