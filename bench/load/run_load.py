@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -48,6 +49,8 @@ class Round:
     seconds: float = 0.0
     memory_mb_per_session: float = 0.0
     server_cpu_seconds: float = 0.0  # the server process's CPU time over the round
+    machine_idle_share: float = 0.0  # of all cores' time over the round, the share no process used
+    server_cores_busiest_second: float = 0.0  # the server's CPU time in its busiest second, in cores
 
     def summary(self) -> dict[str, float | int]:
         def percentile(values: list[float], share: float) -> float:
@@ -67,6 +70,11 @@ class Round:
             "server_cpu_ms_per_turn": 1000 * self.server_cpu_seconds / len(self.finished_ms)
             if self.finished_ms
             else float("nan"),
+            # A server's Python runs on one core at a time: near 1.0 here, it has no more to give,
+            # whatever the machine's idle share says.
+            "server_cores_busy": self.server_cpu_seconds / self.seconds if self.seconds else 0.0,
+            "server_cores_busiest_second": self.server_cores_busiest_second,
+            "machine_idle_share": self.machine_idle_share,
         }
 
 
@@ -116,6 +124,29 @@ class Server:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def machine_cpu_times() -> tuple[int, int]:
+    """(idle, total) clock ticks of all cores since boot, from /proc/stat."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks)  # idle and iowait count as idle
+
+
+async def busiest_second(server: Server, round_over: asyncio.Event) -> float:
+    """The server's CPU time over its busiest second while the round runs, in cores: the rounds' ramps
+    (users connecting, the last replies ending) pull the round's average down."""
+    readings = [(time.monotonic(), server.cpu_seconds())]
+    while not round_over.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(round_over.wait(), 0.25)
+        readings.append((time.monotonic(), server.cpu_seconds()))
+    busiest = 0.0
+    for index, (start, cpu_at_start) in enumerate(readings):
+        # the first reading at least a second later (CPU time comes in 10 ms ticks)
+        later = next(((at, cpu) for at, cpu in readings[index + 1 :] if at - start >= 1.0), None)
+        if later is not None:
+            busiest = max(busiest, (later[1] - cpu_at_start) / (later[0] - start))
+    return busiest
 
 
 def prompt_for(user: int, turn: int) -> str:
@@ -173,12 +204,19 @@ async def run_round(
     memory_before = server.rss_mb()
     profiler = start_profiler(server, profile_to) if profile_to else None
     cpu_before = server.cpu_seconds()
+    idle_before, total_before = machine_cpu_times()
+    round_over = asyncio.Event()
+    sampler = asyncio.create_task(busiest_second(server, round_over))
     started = time.monotonic()
     outcomes = await asyncio.gather(
         *(one_user(server, page, user, turns, reply_tokens) for user in range(users)), return_exceptions=True
     )
+    round_over.set()
+    record.server_cores_busiest_second = await sampler
     record.seconds = time.monotonic() - started
     record.server_cpu_seconds = server.cpu_seconds() - cpu_before
+    idle_after, total_after = machine_cpu_times()
+    record.machine_idle_share = (idle_after - idle_before) / max(1, total_after - total_before)
     if profiler:
         stop_profiler(profiler)
     record.memory_mb_per_session = max(0.0, server.rss_mb() - memory_before) / users
@@ -223,8 +261,9 @@ def markdown_table(rounds: list[Round]) -> str:
     lines = [
         "| users | first streamed text p50 / p95, bare | same, app | turns/s bare / app "
         "| updates per reply bare / app | turns without the right reply bare / app "
-        "| MB per session bare / app | server CPU ms per turn bare / app |",
-        "|---:|---|---|---|---|---|---|---|",
+        "| MB per session bare / app | server CPU ms per turn bare / app "
+        "| server cores busy, round / busiest second, bare | same, app | machine idle bare / app |",
+        "|---:|---|---|---|---|---|---|---|---|---|---|",
     ]
     for users, pair in sorted(by_users.items()):
         bare, app = pair["bare"].summary(), pair["app"].summary()
@@ -235,7 +274,10 @@ def markdown_table(rounds: list[Round]) -> str:
             f"| {bare['updates_per_reply_median']:.0f} / {app['updates_per_reply_median']:.0f} "
             f"| {bare['turns_without_a_right_reply']} / {app['turns_without_a_right_reply']} "
             f"| {bare['memory_mb_per_session']:.2f} / {app['memory_mb_per_session']:.2f} "
-            f"| {bare['server_cpu_ms_per_turn']:.0f} / {app['server_cpu_ms_per_turn']:.0f} |"
+            f"| {bare['server_cpu_ms_per_turn']:.0f} / {app['server_cpu_ms_per_turn']:.0f} "
+            f"| {bare['server_cores_busy']:.2f} / {bare['server_cores_busiest_second']:.2f} "
+            f"| {app['server_cores_busy']:.2f} / {app['server_cores_busiest_second']:.2f} "
+            f"| {bare['machine_idle_share']:.0%} / {app['machine_idle_share']:.0%} |"
         )
     return "\n".join(lines) + "\n"
 
