@@ -8,10 +8,21 @@ client knows exactly what every reply must say.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+class _QuietAboutHangUps(ThreadingHTTPServer):
+    """A client that drops a kept-alive connection (a model client closing one it will not reuse) ends
+    that connection, as it would at a real server: not a traceback in the benchmark's output."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def reply_words(prompt: str, tokens: int) -> list[str]:
@@ -74,7 +85,7 @@ class FakeModelServer:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietAboutHangUps(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.request_queue_size = 512
         threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-model").start()
