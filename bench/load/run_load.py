@@ -211,10 +211,10 @@ async def run_round(
     outcomes = await asyncio.gather(
         *(one_user(server, page, user, turns, reply_tokens) for user in range(users)), return_exceptions=True
     )
-    round_over.set()
-    record.server_cores_busiest_second = await sampler
     record.seconds = time.monotonic() - started
     record.server_cpu_seconds = server.cpu_seconds() - cpu_before
+    round_over.set()
+    record.server_cores_busiest_second = await sampler
     idle_after, total_after = machine_cpu_times()
     record.machine_idle_share = (idle_after - idle_before) / max(1, total_after - total_before)
     if profiler:
