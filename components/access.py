@@ -5,6 +5,8 @@ The frame needs both before it draws the menu, which must go out before anything
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import streamlit as st
 from pydantic import ValidationError
 
@@ -41,17 +43,21 @@ def current_user_or_raise(settings: Settings) -> User:
         raise CannotServe(error.user_message) from None
 
 
+def refuse(problem: CannotServe) -> NoReturn:
+    """Say on the page why the app cannot serve, and end the run there."""
+    st.error(problem.user_message)
+    st.stop()
+
+
 def settings_or_stop() -> Settings:
     try:
         return settings_or_raise()
     except CannotServe as problem:
-        st.error(problem.user_message)
-        st.stop()
+        refuse(problem)
 
 
 def current_user_or_stop(settings: Settings) -> User:
     try:
         return current_user_or_raise(settings)
     except CannotServe as problem:
-        st.error(problem.user_message)
-        st.stop()
+        refuse(problem)

@@ -74,14 +74,13 @@ def set_page_config(title: str | None = None) -> None:
 
 def run_frame() -> None:
     """Home.py's body: draw the navigation, then run the page the URL asks for."""
-    from components.access import CannotServe, current_user_or_raise, settings_or_raise
+    from components.access import CannotServe, current_user_or_raise, refuse, settings_or_raise
 
     try:
         user = current_user_or_raise(settings_or_raise())
     except CannotServe as problem:  # the page says so, in the app's own frame
         set_page_config()
-        st.error(problem.user_message)
-        st.stop()
+        refuse(problem)
     page = _menu(is_admin=user.is_admin)
     set_page_config(page.title)
     # The runtime pulls in the database and model libraries: imported only after the menu is out,

@@ -51,5 +51,6 @@ def let_sends_go_first(timeout_seconds: float = SENDS_FIRST_SECONDS) -> bool:
 
 
 def runs_sending() -> int:
+    """How many page runs are sending at this moment (what the tests watch)."""
     with _condition:
         return _sending
