@@ -177,6 +177,13 @@ def _with_event(details: ReplyDetails, *, event: StreamEvent) -> ReplyDetails:
 
 # How often replies kept in the outbox are offered to the database again.
 OUTBOX_FLUSH_SECONDS = 1.0
+# A new chat's model-written title is a model call of its own, made after the reply is stored. It
+# runs on these threads, not on the turn's worker: a worker is one of the TURN_WORKERS replies the
+# process writes at once, and a queued reply must not wait for someone else's title.
+TITLE_WRITERS = 2
+# Titles are a nicety: when this many wait (the endpoint is slow, or the app is very busy), a new
+# chat keeps the title taken from its first message instead of queueing more model calls.
+TITLES_WAITING_AT_MOST = 200
 # How long, and how many, finished turns' buffers stay readable for the pages that started them.
 FINISHED_BUFFER_SECONDS = 60.0
 FINISHED_BUFFERS_KEPT = 500
@@ -220,8 +227,14 @@ class TurnRunner:
             threading.Thread(target=self._work, name=f"turn-{index}", daemon=True)
             for index in range(settings.turn_workers)
         ]
+        self._titles: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._titles_pending = 0  # waiting or being written
+        self._title_writers = [
+            threading.Thread(target=self._write_titles, name=f"title-{index}", daemon=True)
+            for index in range(TITLE_WRITERS)
+        ]
         self._outbox = ReplyOutbox(settings.outbox_path())
-        for worker in self._workers:
+        for worker in self._workers + self._title_writers:
             worker.start()
         threading.Thread(target=self._flush_outbox_regularly, name="reply-outbox", daemon=True).start()
 
@@ -261,6 +274,12 @@ class TurnRunner:
             return request_id in self._buffers
 
     @property
+    def titles_pending(self) -> int:
+        """Model-written titles waiting for a title writer or being written."""
+        with self._buffers_lock:
+            return self._titles_pending
+
+    @property
     def replies_waiting_for_the_database(self) -> int:
         """Replies finished while the database was unreachable, kept in the outbox until stored."""
         return len(self._outbox)
@@ -275,8 +294,9 @@ class TurnRunner:
     def shutdown(self, *, timeout_seconds: float = 5.0) -> None:
         """Stop every turn in flight, saving its text as `interrupted`, within about `timeout_seconds`.
 
-        Workers finish the job in hand (saving a reply, writing a title) and exit, so that nothing
-        still uses the database when the engine is disposed after this.
+        Workers and title writers finish the job in hand (saving a reply, writing a title) and exit,
+        so that nothing still uses the database when the engine is disposed after this. Titles not
+        yet started are dropped: their chats keep the title taken from the first message.
         """
         self._shutting_down.set()
         with self._buffers_lock:
@@ -285,8 +305,10 @@ class TurnRunner:
             buffer.request_stop()
         for _ in self._workers:
             self._jobs.put(None)
+        for _ in self._title_writers:
+            self._titles.put(None)
         deadline = self._clock() + timeout_seconds
-        for worker in self._workers:
+        for worker in self._workers + self._title_writers:
             worker.join(timeout=max(0.0, deadline - self._clock()))
 
     def _work(self) -> None:
@@ -295,6 +317,28 @@ class TurnRunner:
             if job is None:
                 return
             self._run_guarded(*job)
+
+    def _write_titles(self) -> None:
+        while True:
+            write = self._titles.get()
+            if write is None:
+                return
+            try:
+                if not self._shutting_down.is_set():
+                    write()
+            except Exception:
+                logger.exception("Writing a chat's title failed unexpectedly")
+            finally:
+                with self._buffers_lock:
+                    self._titles_pending -= 1
+
+    def _ask_for_title(self, write: Callable[[], None]) -> None:
+        with self._buffers_lock:
+            if self._titles_pending >= TITLES_WAITING_AT_MOST:
+                logger.info("%d titles wait: a new chat keeps its first title", self._titles_pending)
+                return
+            self._titles_pending += 1
+        self._titles.put(write)
 
     @property
     def stale_after_seconds(self) -> float:
@@ -530,12 +574,13 @@ class TurnRunner:
             and not client.is_demo
             and params.task not in TRACED_TASKS  # an agent would run its tools to write a title
         ):
-            write_model_title(
-                self._transactions,
-                ChatTurn(session_id=session_id, owner_id=owner_id, question=question, answer=outcome.text),
-                client,
-                params,
-                call_options,
+            first_exchange = ChatTurn(
+                session_id=session_id, owner_id=owner_id, question=question, answer=outcome.text
+            )
+            self._ask_for_title(
+                functools.partial(
+                    write_model_title, self._transactions, first_exchange, client, params, call_options
+                )
             )
 
     def _checkpoint(self, request_id: uuid.UUID, owner_id: str, text: str) -> None:

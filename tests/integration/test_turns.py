@@ -132,9 +132,41 @@ def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
     assert "title" in model.calls[1][0].content  # the second call asked for a title
     # Later turns do not retitle.
     second = service.submit_message(ALICE, session.id, "and Porto?", client_message_id="t-2")
-    # The runner is done with the turn (a title would be written before it lets go of the buffer).
+    # The runner is done with the turn, and a title it asked for would be pending from before then.
     wait_until(lambda: not service.runner.is_running(second.request_id), what="the turn to end")
+    assert service.runner.titles_pending == 0
     assert len(model.calls) == 3
+
+
+class SlowTitles(ScriptedModel):
+    """Answers turns at once; a request for a title waits until the test lets it answer."""
+
+    def __init__(self) -> None:
+        super().__init__(["Lisbon", " trip"])
+        self.title_asked = threading.Event()
+        self.title_may_answer = threading.Event()
+
+    def stream_chat(self, messages, params, *, user_token=None):
+        if "title" in messages[0].content:
+            self.title_asked.set()
+            self.title_may_answer.wait(10)
+        return super().stream_chat(messages, params, user_token=user_token)
+
+
+def test_a_title_being_written_holds_up_no_reply(sessions) -> None:
+    # One turn worker: if the title were written on the worker, the next reply would wait for it.
+    model = SlowTitles()
+    service = chat_service(sessions, model, model_titles=True, turn_workers=1)
+    first = service.submit_message(ALICE, None, "a weekend in lisbon", client_message_id="s-1")
+    wait_for_reply(service, ALICE, first.session_id)
+    assert model.title_asked.wait(5)
+    second = service.submit_message(ALICE, first.session_id, "and Porto?", client_message_id="s-2")
+    wait_for_reply(service, ALICE, second.session_id, timeout=5)
+    assert service.messages(ALICE, second.session_id)[-1].status == "complete"
+    assert service.runner.titles_pending == 1  # still waiting for the model
+    model.title_may_answer.set()
+    wait_until(lambda: service.get_session(ALICE, first.session_id).title == "Lisbon trip", what="the title")
+    wait_until(lambda: service.runner.titles_pending == 0, what="the title writer to finish")
 
 
 class FailsOnTitles(ScriptedModel):
