@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.database import unit_of_work
 from persistence.repositories import SessionRepository
-from services.model_clients.port import GenerationParams, ModelClient, ModelError, PromptMessage, TextDelta
+from services.model_clients.port import (
+    GenerationParams,
+    ModelClient,
+    ModelError,
+    ModelErrorKind,
+    PromptMessage,
+    TextDelta,
+)
 from services.text import make_storable
 
 logger = logging.getLogger(__name__)
@@ -35,6 +42,7 @@ TITLE_INSTRUCTION = (
     "no quotes, no punctuation at the end."
 )
 TITLE_MAX_CHARS = 60
+TITLE_MAX_TOKENS = 24  # six words and then some; a model that goes on is cut here
 
 
 def clean_model_title(suggestion: str) -> str:
@@ -74,16 +82,21 @@ def write_model_title(
         PromptMessage("system", TITLE_INSTRUCTION),
         PromptMessage("user", f"User: {turn.question[:2000]}\n\nAssistant: {turn.answer[:2000]}"),
     ]
+    parts: list[str] = []
     try:
-        events = client.stream_chat(
+        for event in client.stream_chat(
             prompt,
-            GenerationParams(params.model, temperature=0.2, max_tokens=24, task=params.task),
+            GenerationParams(params.model, temperature=0.2, max_tokens=TITLE_MAX_TOKENS, task=params.task),
             **call_options,
-        )
-        suggestion = "".join(event.text for event in events if isinstance(event, TextDelta))
+        ):
+            if isinstance(event, TextDelta):
+                parts.append(event.text)
     except ModelError as error:
-        logger.info("No model title for session %s: %s", turn.session_id, error.kind)
-        return
+        # A model that wrote past the limit still began with its title: its first line is used.
+        if error.kind is not ModelErrorKind.LENGTH_LIMIT or not parts:
+            logger.info("No model title for session %s: %s", turn.session_id, error.kind)
+            return
+    suggestion = "".join(parts)
     title = clean_model_title(suggestion)
     if not title:
         return

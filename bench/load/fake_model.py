@@ -57,7 +57,11 @@ class FakeModelServer:
                 base = {"id": "bench", "object": "chat.completion.chunk", "created": 0, "model": "bench"}
                 time.sleep(model.first_token_seconds)
                 started = time.monotonic()
-                words = reply_words(prompt, model.reply_tokens)
+                # As a real endpoint does: a reply stops at the request's max_tokens, with
+                # finish_reason "length" (a title asks for 24 tokens).
+                limit = body.get("max_tokens") or model.reply_tokens
+                words = reply_words(prompt, min(model.reply_tokens, limit))
+                finish_reason = "length" if limit < model.reply_tokens else "stop"
                 try:
                     for index, word in enumerate(words):
                         # Paced against the clock, so a busy machine does not slow the model down.
@@ -66,7 +70,8 @@ class FakeModelServer:
                             time.sleep(delay)
                         choice = {"index": 0, "delta": {"content": word}, "finish_reason": None}
                         self._event({**base, "choices": [choice]})
-                    self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    last = {"index": 0, "delta": {}, "finish_reason": finish_reason}
+                    self._event({**base, "choices": [last]})
                     if (body.get("stream_options") or {}).get("include_usage"):
                         tokens = len(words)
                         usage = {

@@ -97,6 +97,15 @@ class StreamGuard:
             )
         return TextDelta(content)
 
+    def stopped_at_limit(self) -> ModelError:
+        """The endpoint itself stopped at the chat's max tokens (finish reason `length`): the reply
+        is cut, and the user is told so rather than shown it as finished."""
+        return ModelError(
+            ModelErrorKind.LENGTH_LIMIT,
+            f"{self.target} stopped at this chat's limit of {self._max_tokens:,} tokens, so the reply was "
+            "cut there. Raise max tokens in the chat settings for longer replies.",
+        )
+
     def check_time(self) -> None:
         if time.monotonic() > self._deadline:
             raise ModelError(
@@ -219,7 +228,10 @@ def read_chat_completions(chunks: Iterable[Any], guard: StreamGuard) -> Iterator
                     reasoning = _extras(delta).get(key)
                     if isinstance(reasoning, str) and reasoning:
                         yield ReasoningDelta(reasoning)
-            if _field(choice, "finish_reason"):
+            finish_reason = _field(choice, "finish_reason")
+            if finish_reason == "length":
+                raise guard.stopped_at_limit()
+            if finish_reason:
                 finished = True
         chunk_usage = _field(chunk, "usage")
         if chunk_usage is not None:

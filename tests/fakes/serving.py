@@ -19,17 +19,17 @@ Routes:
 - `POST /serving-endpoints/chat/completions`: the OpenAI-compatible route (model in the body).
 - `GET /.well-known/databricks-config`: the host metadata, pointing at the OAuth endpoints.
 
-Endpoint names choose the behaviour, so one server serves every scenario:
-`chat` (a normal streamed reply), `status-401`/`403`/`429`/`500`/`503`, `context-too-long`,
-`malformed` (invalid JSON in the stream), `error-event` (an error object inside a 200 stream),
-`slow-first-token` (waits longer than the client's first-token timeout), `cut-stream` (the connection
-closes after two words: no finish reason, no `[DONE]`), `empty` (a finished reply with no text),
-`runaway` (ignores max_tokens), `rejects-stream-options` (a 400 naming `stream_options` when the
-request has it, a normal reply without), `reasoning` (a reasoning model: content as a list of
-`reasoning` and `text` parts), `agent-chat` (a ChatAgent that calls a tool, then answers),
-`agent-responses` (a ResponsesAgent doing the same, in MLflow's events without lifecycle events),
-`agent-responses-cut` (one that stops mid-answer without finishing its item), and any other name is
-404.
+Endpoint names choose the behaviour, so one server serves every scenario: `chat` (a normal streamed
+reply, stopped at `max_tokens` with finish reason `length` as Model Serving does),
+`status-401`/`403`/`429`/`500`/`503`, `context-too-long`, `malformed` (invalid JSON in the stream),
+`error-event` (an error object inside a 200 stream), `slow-first-token` (waits longer than the
+client's first-token timeout), `cut-stream` (the connection closes after two words: no finish
+reason, no `[DONE]`), `empty` (a finished reply with no text), `runaway` (ignores max_tokens),
+`rejects-stream-options` (a 400 naming `stream_options` when the request has it, a normal reply
+without), `reasoning` (a reasoning model: content as a list of `reasoning` and `text` parts),
+`agent-chat` (a ChatAgent that calls a tool, then answers), `agent-responses` (a ResponsesAgent
+doing the same, in MLflow's events without lifecycle events), `agent-responses-cut` (one that stops
+mid-answer without finishing its item), and any other name is 404.
 """
 
 from __future__ import annotations
@@ -369,6 +369,10 @@ class FakeServing(LoopbackServer):
                 words = fake.reply_text(body).split(" ")
                 if name == "empty":
                     words = []
+                finish_reason = "stop"
+                if len(words) > (body.get("max_tokens") or len(words)):
+                    # As Model Serving does: the reply stops at max_tokens, finish reason "length".
+                    words, finish_reason = words[: body["max_tokens"]], "length"
                 if name == "runaway":  # ignores max_tokens: writes until the client hangs up
                     words = ["on"] * RUNAWAY_WORDS
                 if name == "reasoning":
@@ -392,7 +396,7 @@ class FakeServing(LoopbackServer):
                         return True
                     if name == "cut-stream" and index == 1:
                         return False  # the connection closes mid-body: no finish reason, no [DONE]
-                self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
                 # As in the OpenAI protocol: a usage chunk only when the request asked for it.
                 if (body.get("stream_options") or {}).get("include_usage"):
                     usage = {

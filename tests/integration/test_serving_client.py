@@ -161,3 +161,12 @@ def test_a_400_naming_stream_options_is_retried_once_without_it_and_remembered(f
         assert usage == []
     sent = [("stream_options" in (r.body or {})) for r in fake_serving.requests if r.method == "POST"]
     assert sent == [True, False, False]  # refused once, then never asked again
+
+
+def test_a_reply_the_endpoint_stops_at_max_tokens_is_reported_as_cut(fake_serving) -> None:
+    # Model Serving honours max_tokens and ends the stream with finish reason "length": the reply
+    # was cut, and must not pass for a finished one.
+    events, error = events_until_the_error(fake_serving, "chat", 2)
+    assert error.kind is ModelErrorKind.LENGTH_LIMIT
+    assert "stopped at this chat's limit of 2 tokens" in error.user_message
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Served reply"  # kept

@@ -9,7 +9,7 @@ from persistence.database import build_engine, session_factory, unit_of_work
 from persistence.orm import ChatRequestRow
 from services.chat import PageQuery
 from services.errors import UserError
-from services.model_clients.port import ModelError, ModelErrorKind
+from services.model_clients.port import ModelError, ModelErrorKind, TextDelta
 from tests.fakes.models import ScriptedModel
 from tests.integration.helpers import (
     ALICE,
@@ -181,6 +181,33 @@ class FailsOnTitles(ScriptedModel):
             self.title_refused.set()
             raise ModelError(ModelErrorKind.SERVER, "The test model failed (500). Press Retry.")
         return super().stream_chat(messages, params, user_token=user_token)
+
+
+class RamblingTitles(ScriptedModel):
+    """Answers turns; asked for a title, writes it on a line and goes on until cut at the limit."""
+
+    def __init__(self) -> None:
+        super().__init__(["only", " words"])
+
+    def stream_chat(self, messages, params, *, user_token=None):
+        if "title" not in messages[0].content:
+            return super().stream_chat(messages, params, user_token=user_token)
+
+        def rambling():
+            yield TextDelta("Weekend in Lisbon\n")
+            yield TextDelta("This conversation is about")
+            raise ModelError(ModelErrorKind.LENGTH_LIMIT, "The test model stopped at the limit.")
+
+        return rambling()
+
+
+def test_a_title_cut_at_its_token_limit_keeps_its_first_line(sessions) -> None:
+    model = RamblingTitles()
+    service = chat_service(sessions, model, model_titles=True)
+    session = service.create_session(ALICE)
+    service.submit_message(ALICE, session.id, "a long weekend in lisbon", client_message_id="r-1")
+    wait_for_reply(service, ALICE, session.id)
+    wait_until(lambda: service.get_session(ALICE, session.id).title == "Weekend in Lisbon", what="the title")
 
 
 def test_a_failed_model_title_keeps_the_first_message_title(sessions) -> None:
