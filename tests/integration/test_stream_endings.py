@@ -9,9 +9,27 @@ import pytest
 
 from services.application import build_application
 from services.config import Settings
+from services.views import MessageView
 from tests.integration.helpers import ALICE, wait_for_reply
 
 pytestmark = pytest.mark.integration
+
+
+def reply_from(fake_serving, app_env, endpoint: str, question: str) -> MessageView:
+    """The stored reply of a one-turn chat with `endpoint` of the serving stand-in, 16 max tokens."""
+    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
+    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
+    app_env.setenv("LLM_ENDPOINT", endpoint)
+    app_env.setenv("LLM_MAX_TOKENS", "16")
+    app_env.setenv("MODEL_TITLES", "false")
+    app = build_application(Settings(_env_file=None))
+    try:
+        session = app.chat.create_session(ALICE)
+        app.chat.submit_message(ALICE, session.id, question, client_message_id=str(uuid.uuid4()))
+        wait_for_reply(app.chat, ALICE, session.id)
+        return app.chat.messages(ALICE, session.id)[-1]
+    finally:
+        app.close()
 
 
 @pytest.mark.parametrize(
@@ -26,19 +44,7 @@ pytestmark = pytest.mark.integration
 def test_how_a_stream_ended_is_what_is_stored(
     fake_serving, app_env, clean_db, endpoint, status, text, note
 ) -> None:
-    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
-    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-    app_env.setenv("LLM_ENDPOINT", endpoint)
-    app_env.setenv("LLM_MAX_TOKENS", "16")
-    app_env.setenv("MODEL_TITLES", "false")
-    app = build_application(Settings(_env_file=None))
-    try:
-        session = app.chat.create_session(ALICE)
-        app.chat.submit_message(ALICE, session.id, "hello", client_message_id=str(uuid.uuid4()))
-        wait_for_reply(app.chat, ALICE, session.id)
-        reply = app.chat.messages(ALICE, session.id)[-1]
-    finally:
-        app.close()
+    reply = reply_from(fake_serving, app_env, endpoint, "hello")
     assert (reply.role, reply.status, reply.content) == ("assistant", status, text)
     if note is None:
         assert reply.error_message is None
@@ -49,20 +55,8 @@ def test_how_a_stream_ended_is_what_is_stored(
 def test_a_reply_cut_by_the_endpoint_at_max_tokens_is_stored_as_stopped_with_its_reason(
     fake_serving, app_env, clean_db
 ) -> None:
-    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
-    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-    app_env.setenv("LLM_ENDPOINT", "chat")
-    app_env.setenv("LLM_MAX_TOKENS", "16")
-    app_env.setenv("MODEL_TITLES", "false")
     question = " ".join(f"word{index}" for index in range(20))  # the stand-in's reply repeats it
-    app = build_application(Settings(_env_file=None))
-    try:
-        session = app.chat.create_session(ALICE)
-        app.chat.submit_message(ALICE, session.id, question, client_message_id=str(uuid.uuid4()))
-        wait_for_reply(app.chat, ALICE, session.id)
-        reply = app.chat.messages(ALICE, session.id)[-1]
-    finally:
-        app.close()
+    reply = reply_from(fake_serving, app_env, "chat", question)
     assert reply.status == "stopped"
     assert reply.content == "Served reply to: " + " ".join(f"word{index}" for index in range(13))
     assert "stopped at this chat's limit of 16 tokens" in (reply.error_message or "")
