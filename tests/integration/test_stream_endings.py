@@ -3,33 +3,19 @@ each is stored and shown for what it is, never as a complete reply."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from services.application import build_application
-from services.config import Settings
 from services.views import MessageView
-from tests.integration.helpers import ALICE, wait_for_reply
+from tests.integration.helpers import ALICE, one_turn, use_fake_workspace
 
 pytestmark = pytest.mark.integration
 
 
 def reply_from(fake_serving, app_env, endpoint: str, question: str) -> MessageView:
     """The stored reply of a one-turn chat with `endpoint` of the serving stand-in, 16 max tokens."""
-    app_env.setenv("DATABRICKS_HOST", fake_serving.url)
-    app_env.setenv("DATABRICKS_TOKEN", fake_serving.token)
-    app_env.setenv("LLM_ENDPOINT", endpoint)
+    use_fake_workspace(app_env, fake_serving, endpoint)
     app_env.setenv("LLM_MAX_TOKENS", "16")
-    app_env.setenv("MODEL_TITLES", "false")
-    app = build_application(Settings(_env_file=None))
-    try:
-        session = app.chat.create_session(ALICE)
-        app.chat.submit_message(ALICE, session.id, question, client_message_id=str(uuid.uuid4()))
-        wait_for_reply(app.chat, ALICE, session.id)
-        return app.chat.messages(ALICE, session.id)[-1]
-    finally:
-        app.close()
+    return one_turn(ALICE, question)
 
 
 @pytest.mark.parametrize(

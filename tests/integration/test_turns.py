@@ -1,4 +1,5 @@
 import threading
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -7,7 +8,7 @@ from sqlalchemy.engine.interfaces import CacheStats
 
 from persistence.database import build_engine, session_factory, unit_of_work
 from persistence.orm import ChatRequestRow
-from services.chat import PageQuery
+from services.chat import ChatService, PageQuery
 from services.errors import UserError
 from services.model_clients.port import ModelError, ModelErrorKind, TextDelta
 from tests.fakes.models import ScriptedModel
@@ -122,16 +123,22 @@ def test_recovery_leaves_a_reply_that_is_still_being_written(sessions) -> None:
     assert service.messages(ALICE, session.id)[-1].status == "complete"
 
 
-def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
-    model = ScriptedModel(['"Weekend', " in", " Lisbon.", '"'])
+def first_reply_with_titles(sessions, model: ScriptedModel, question: str) -> tuple[ChatService, uuid.UUID]:
+    """A new chat with model titles on, after its first reply: the service and the chat's id."""
     service = chat_service(sessions, model, model_titles=True)
     session = service.create_session(ALICE)
-    service.submit_message(ALICE, session.id, "plan a long weekend in lisbon please", client_message_id="t-1")
+    service.submit_message(ALICE, session.id, question, client_message_id=str(uuid.uuid4()))
     wait_for_reply(service, ALICE, session.id)
-    wait_until(lambda: service.get_session(ALICE, session.id).title == "Weekend in Lisbon", what="the title")
+    return service, session.id
+
+
+def test_the_model_writes_a_short_title_after_the_first_reply(sessions) -> None:
+    model = ScriptedModel(['"Weekend', " in", " Lisbon.", '"'])
+    service, session_id = first_reply_with_titles(sessions, model, "plan a long weekend in lisbon please")
+    wait_until(lambda: service.get_session(ALICE, session_id).title == "Weekend in Lisbon", what="the title")
     assert "title" in model.calls[1][0].content  # the second call asked for a title
     # Later turns do not retitle.
-    second = service.submit_message(ALICE, session.id, "and Porto?", client_message_id="t-2")
+    second = service.submit_message(ALICE, session_id, "and Porto?", client_message_id="t-2")
     # The runner is done with the turn, and a title it asked for would be pending from before then.
     wait_until(lambda: not service.runner.is_running(second.request_id), what="the turn to end")
     assert service.runner.titles_pending == 0
@@ -203,22 +210,16 @@ class RamblingTitles(ScriptedModel):
 
 def test_a_title_cut_at_its_token_limit_keeps_its_first_line(sessions) -> None:
     model = RamblingTitles()
-    service = chat_service(sessions, model, model_titles=True)
-    session = service.create_session(ALICE)
-    service.submit_message(ALICE, session.id, "a long weekend in lisbon", client_message_id="r-1")
-    wait_for_reply(service, ALICE, session.id)
-    wait_until(lambda: service.get_session(ALICE, session.id).title == "Weekend in Lisbon", what="the title")
+    service, session_id = first_reply_with_titles(sessions, model, "a long weekend in lisbon")
+    wait_until(lambda: service.get_session(ALICE, session_id).title == "Weekend in Lisbon", what="the title")
 
 
 def test_a_failed_model_title_keeps_the_first_message_title(sessions) -> None:
     model = FailsOnTitles()
-    service = chat_service(sessions, model, model_titles=True)
-    session = service.create_session(ALICE)
-    service.submit_message(ALICE, session.id, "first question", client_message_id="f-1")
-    wait_for_reply(service, ALICE, session.id)
+    service, session_id = first_reply_with_titles(sessions, model, "first question")
     assert model.title_refused.wait(5)  # the runner asked for a title, and was refused
-    assert service.get_session(ALICE, session.id).title == "first question"
-    assert service.messages(ALICE, session.id)[-1].status == "complete"
+    assert service.get_session(ALICE, session_id).title == "first question"
+    assert service.messages(ALICE, session_id)[-1].status == "complete"
 
 
 def test_a_turn_that_ended_before_its_page_looked_still_shows_how_it_ended(sessions) -> None:
