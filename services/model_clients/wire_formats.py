@@ -76,6 +76,14 @@ MAX_TOOL_OUTPUT_CHARS = 20_000
 PARAGRAPH_BREAK = "\n\n"
 
 
+def _cut_at_the_limit(what_happened: str) -> ModelError:
+    """A reply cut at a token limit, however the format says so: what happened, and what to do."""
+    return ModelError(
+        ModelErrorKind.LENGTH_LIMIT,
+        f"{what_happened} Raise max tokens in the chat settings for longer replies.",
+    )
+
+
 class StreamGuard:
     """What every format enforces: the total time, and the chat's max tokens for endpoints that
     ignore the parameter (counted one token per streamed text chunk, as servers stream them)."""
@@ -90,20 +98,18 @@ class StreamGuard:
     def text(self, content: str) -> TextDelta:
         self._text_chunks += 1
         if self._text_chunks > self._max_tokens:
-            raise ModelError(
-                ModelErrorKind.LENGTH_LIMIT,
+            raise _cut_at_the_limit(
                 f"{self.target} kept writing past this chat's limit of {self._max_tokens:,} tokens, so the "
-                "reply was cut there. Raise max tokens in the chat settings for longer replies.",
+                "reply was cut there."
             )
         return TextDelta(content)
 
     def stopped_at_limit(self) -> ModelError:
         """The endpoint itself stopped at the chat's max tokens (finish reason `length`): the reply
         is cut, and the user is told so rather than shown it as finished."""
-        return ModelError(
-            ModelErrorKind.LENGTH_LIMIT,
+        return _cut_at_the_limit(
             f"{self.target} stopped at this chat's limit of {self._max_tokens:,} tokens, so the reply was "
-            "cut there. Raise max tokens in the chat settings for longer replies.",
+            "cut there."
         )
 
     def check_time(self) -> None:
@@ -377,11 +383,7 @@ def read_responses(events: Iterable[Any], guard: StreamGuard) -> Iterator[Stream
             if response_usage is not None:
                 usage = Usage(_field(response_usage, "input_tokens"), _field(response_usage, "output_tokens"))
         elif kind == "response.incomplete":
-            raise ModelError(
-                ModelErrorKind.LENGTH_LIMIT,
-                f"{guard.target} stopped at its output limit before finishing. Raise max tokens in the chat "
-                "settings for longer replies.",
-            )
+            raise _cut_at_the_limit(f"{guard.target} stopped at its output limit before finishing.")
         elif kind in ("response.failed", "error"):
             raise guard.in_band_error()
         guard.check_time()
