@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -128,6 +129,7 @@ def main() -> int:
         bare.stop()
         model.stop()
         stop_embedded_server(data_dir / "postgres")
+        shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 

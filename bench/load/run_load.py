@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -86,6 +87,7 @@ class Server:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = Path(tempfile.mkdtemp(prefix="bench-server-")) / "server.log"
+        self.healthy = False
         with self.log_path.open("w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "serve.py", "run", script, "--server.port", str(port)],
@@ -102,6 +104,7 @@ class Server:
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
                     if answer.status == 200:
+                        self.healthy = True
                         return time.monotonic() - self.started
             except OSError:
                 time.sleep(0.1)
@@ -124,6 +127,9 @@ class Server:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if self.healthy:
+            # A server that never became healthy keeps its log: the error names it.
+            shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
 
 def machine_cpu_times() -> tuple[int, int]:
@@ -359,6 +365,7 @@ def main() -> int:
         from persistence.embedded import stop_embedded_server
 
         stop_embedded_server(data_dir / "postgres")
+        shutil.rmtree(data_dir, ignore_errors=True)  # about 40 MB of database files a run
     document = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine_cores": os.cpu_count(),
