@@ -8,7 +8,7 @@ asked: if the runs that have sent already draw while others are still sending, t
 goes out late and so does its first token. Waiting costs the waiting run nothing it would notice,
 since its own reply is at least the model's time to first token away. Ten messages sent at once
 (bench/load's client, ten tabs, sixteen such bursts): the slowest first text of a burst 225 -> 211
-ms at the median, against about 145 for a bare Streamlit page (README, "Under load").
+ms at the median, against about 145 for a bare Streamlit page (bench/performance-log.md).
 
 The wait is bounded (`SENDS_FIRST_SECONDS`), so a run never waits on a stuck submit for long, nor
 forever under a steady stream of sends.
@@ -34,7 +34,7 @@ def sending() -> Iterator[None]:
     to the turn runner (or the message refused). The chat page's submit then reads the page on the
     same connection, and that read counts too: ending the count at the hand-over instead made no
     difference in ten alternating pairs of load runs (N=10 p95 1.38 against 1.41 times the bare
-    page's, medians; README, "Under load")."""
+    page's, medians; bench/performance-log.md)."""
     global _sending
     with _condition:
         _sending += 1
