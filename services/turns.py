@@ -228,6 +228,7 @@ class TurnRunner:
             for index in range(settings.turn_workers)
         ]
         self._titles: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._titles_lock = threading.Lock()
         self._titles_pending = 0  # waiting or being written
         self._title_writers = [
             threading.Thread(target=self._write_titles, name=f"title-{index}", daemon=True)
@@ -276,7 +277,7 @@ class TurnRunner:
     @property
     def titles_pending(self) -> int:
         """Model-written titles waiting for a title writer or being written."""
-        with self._buffers_lock:
+        with self._titles_lock:
             return self._titles_pending
 
     @property
@@ -329,11 +330,11 @@ class TurnRunner:
             except Exception:
                 logger.exception("Writing a chat's title failed unexpectedly")
             finally:
-                with self._buffers_lock:
+                with self._titles_lock:
                     self._titles_pending -= 1
 
     def _ask_for_title(self, write: Callable[[], None]) -> None:
-        with self._buffers_lock:
+        with self._titles_lock:
             if self._titles_pending >= TITLES_WAITING_AT_MOST:
                 logger.info("%d titles wait: a new chat keeps its first title", self._titles_pending)
                 return
