@@ -95,7 +95,7 @@ _STREAM_ENDED = object()
 # network, it pauses this long, so that its next reads find the tokens that came in meanwhile. One
 # wake-up of the helper and of the turn's worker then carries several tokens instead of one, and on a
 # busy server each wake-up is a wait for the one core the server's threads share. A 100-token reply at
-# 100 tokens a second, one user (README, "Under load"): the helper's CPU went from 31 to 15 ms, the
+# 100 tokens a second, one user (README, "Under load"): the helper's CPU went from 31 to 14 ms, the
 # worker's from 11 to 8, the server's per turn from about 95 to 70 ms. The page redraws a reply at
 # most ten times a second, so a pause this short does not show; the first token is handed on at once.
 STREAM_READ_PAUSE_SECONDS = 0.04
